@@ -1,0 +1,151 @@
+"""SimCSEDataModule: training batches from a source, STS tasks for validation and test.
+
+Training batches are tokenized inside dataloader workers and padded to the longest sentence of the batch.
+Every batch holds ``input_ids`` / ``attention_mask`` (/ ``token_type_ids``) shaped ``[B, S, L]``: ``S``
+sentences per example (1 for unlabeled text, which the module encodes twice; 3 for NLI triplets).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from simcse_pl.evaluation import STSTask, load_task
+from simcse_pl.sources import HFText, ShardedBatches, StreamedBatches
+
+log = logging.getLogger(__name__)
+
+
+class Collator:
+    """Tokenizes ``B`` examples of ``S`` sentences each into ``[B, S, L]`` tensors, padded per batch."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_len: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_len = max_len
+
+    def __call__(self, examples: list[tuple[str, ...]]) -> dict[str, torch.Tensor]:
+        per_example = len(examples[0])
+        flat = [s for example in examples for s in example]
+        encoded = self.tokenizer(flat, padding=True, truncation=True, max_length=self.max_len, return_tensors="pt")
+        return {k: v.view(len(examples), per_example, -1) for k, v in encoded.items()}
+
+
+class SentenceSet(Dataset):
+    """The distinct sentences of an STS task, sorted by length so each batch pads little."""
+
+    def __init__(self, task: STSTask) -> None:
+        self.task = task
+        self.order = sorted(range(len(task.sentences)), key=lambda i: len(task.sentences[i]))
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, i: int) -> tuple[int, str]:
+        return self.order[i], self.task.sentences[self.order[i]]
+
+
+class EvalCollator:
+    """Tokenizes (index, sentence) pairs; keeps the indices so embeddings can be put back in task order."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_len: int | None) -> None:
+        self.tokenizer = tokenizer
+        self.max_len = max_len
+
+    def __call__(self, items: list[tuple[int, str]]) -> dict[str, torch.Tensor]:
+        encoded = self.tokenizer(
+            [s for _, s in items], padding=True, truncation=True, max_length=self.max_len, return_tensors="pt"
+        )
+        return {**encoded, "index": torch.tensor([i for i, _ in items])}
+
+
+class SimCSEDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        source: Any,
+        tokenizer: PreTrainedTokenizerBase,
+        batch_size: int = 64,
+        max_len: int = 32,
+        max_samples: int | None = None,
+        shuffle: bool = True,
+        drop_last: bool = True,
+        num_workers: int = 2,
+        seed: int = 42,
+        val_tasks: list[str] | None = None,
+        test_tasks: list[str] | None = None,
+        data_dir: str = "data",
+        eval_batch_size: int = 128,
+        eval_max_len: int | None = None,
+    ) -> None:
+        super().__init__()
+        if batch_size < 2:
+            raise ValueError(f"data.batch_size must be >= 2 for in-batch negatives (got {batch_size})")
+        if max_len < 4:
+            raise ValueError(f"data.max_len must be >= 4 (got {max_len})")
+        self.source = source
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_len = max_len
+        self.max_samples = max_samples
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.num_workers = num_workers
+        self.seed = seed
+        self.val_task_names = list(val_tasks or [])
+        self.test_task_names = list(test_tasks if test_tasks is not None else val_tasks or [])
+        self.data_dir = data_dir
+        self.eval_batch_size = eval_batch_size
+        self.eval_max_len = eval_max_len
+        self.val_tasks: list[STSTask] = []
+        self.test_tasks: list[STSTask] = []
+        self.train_set: ShardedBatches | StreamedBatches | None = None
+        # workers must not inherit a tokenizer that already spun up its own thread pool
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit", "validate") and not self.val_tasks:
+            self.val_tasks = [load_task(n, self.data_dir, "dev") for n in self.val_task_names]
+        if stage in (None, "test") and not self.test_tasks:
+            self.test_tasks = [load_task(n, self.data_dir, "test") for n in self.test_task_names]
+        if stage in (None, "fit") and self.train_set is None:
+            self.train_set = self._train_set()
+
+    def _train_set(self) -> ShardedBatches | StreamedBatches:
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        collate = Collator(self.tokenizer, self.max_len)
+        if isinstance(self.source, HFText):
+            return StreamedBatches(self.source, self.batch_size, collate, rank, world, self.seed, self.max_samples)
+        self.source.index(self.max_samples)
+        batches = ShardedBatches(
+            self.source, self.batch_size, collate, rank, world, self.shuffle, self.seed, self.drop_last
+        )
+        log.info(
+            "training data: %d sentences -> %d steps of %d × %d rank(s) per epoch; %d blank lines skipped, "
+            "%d sentences left out by data.drop_last",
+            len(self.source), len(batches), self.batch_size, world, self.source.blank_lines, batches.dropped,
+        )
+        return batches
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None, "call setup('fit') first"
+        return DataLoader(
+            self.train_set,
+            batch_size=None,
+            num_workers=self.num_workers,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def _eval_loaders(self, tasks: list[STSTask]) -> list[DataLoader]:
+        collate = EvalCollator(self.tokenizer, self.eval_max_len)
+        return [DataLoader(SentenceSet(t), batch_size=self.eval_batch_size, collate_fn=collate) for t in tasks]
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders(self.val_tasks)
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders(self.test_tasks)

@@ -1,0 +1,110 @@
+"""SimCSEModule: a Hugging Face encoder, a pooler and a contrastive loss, trained by Lightning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor, nn
+from transformers import get_linear_schedule_with_warmup
+
+from simcse_pl.encoder import load_encoder
+from simcse_pl.evaluation import STSTask
+from simcse_pl.pooling import Pooler
+
+DEFAULT_OPTIM = {"lr": 3e-5, "weight_decay": 0.0, "betas": (0.9, 0.999), "eps": 1e-8, "warmup_ratio": 0.0}
+
+
+class SimCSEModule(pl.LightningModule):
+    """Unsupervised SimCSE when batches hold one sentence per example (encoded twice, so the two dropout
+    masks make the positive pair); supervised when they hold (anchor, positive[, hard negative])."""
+
+    def __init__(self, model: dict[str, Any], loss: nn.Module, optim: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["loss"])
+        self.encoder = load_encoder(**model)
+        self.pooler = Pooler(model["pooler"], self.encoder.config.hidden_size, model.get("mlp_only_train", False))
+        self.loss_fn = loss
+        self.optim = {**DEFAULT_OPTIM, **(optim or {})}
+        self._eval_outputs: dict[int, list[tuple[Tensor, Tensor]]] = {}
+        self.last_validated_step = -1
+
+    def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        """Sentence vectors ``[n, d]`` for token ids ``[n, L]`` (the pooler decides [CLS]/mean/MLP)."""
+        out = self.encoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            output_hidden_states=self.pooler.needs_hidden_states,
+        )
+        return self.pooler(out.last_hidden_state, attention_mask, out.hidden_states)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """``[B, S, L]`` token ids -> ``[B, S', d]``; single sentences are duplicated (S'=2) for two dropout views."""
+        ids = batch["input_ids"]
+        views = 2 if ids.shape[1] == 1 else ids.shape[1]
+        flat = {
+            k: v.expand(-1, views, -1).reshape(-1, v.shape[-1]) if v.shape[1] == 1 else v.reshape(-1, v.shape[-1])
+            for k, v in batch.items()
+            if k in ("input_ids", "attention_mask", "token_type_ids")
+        }
+        return self.embed(**flat).view(ids.shape[0], views, -1)
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        z = self(batch)
+        z3 = z[:, 2] if z.shape[1] > 2 else None
+        loss = self.loss_fn(z[:, 0], z[:, 1], z3)
+        self.log("train/loss", loss, prog_bar=True, batch_size=z.shape[0])
+        return loss
+
+    # evaluation: embed each task's distinct sentences, then let the task score them
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._collect(batch, dataloader_idx)
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._collect(batch, dataloader_idx)
+
+    def _collect(self, batch: dict[str, Tensor], dataloader_idx: int) -> None:
+        inputs = {k: v for k, v in batch.items() if k != "index"}
+        self._eval_outputs.setdefault(dataloader_idx, []).append((batch["index"], self.embed(**inputs)))
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_tasks("val", self.trainer.datamodule.val_tasks)
+        self.last_validated_step = self.global_step
+
+    def on_test_epoch_end(self) -> None:
+        self._log_tasks("test", self.trainer.datamodule.test_tasks)
+
+    def _log_tasks(self, stage: str, tasks: list[STSTask]) -> None:
+        for i, task in enumerate(tasks):
+            index = torch.cat([ix for ix, _ in self._eval_outputs[i]])
+            emb = torch.cat([e for _, e in self._eval_outputs[i]])
+            ordered = torch.empty_like(emb).index_copy_(0, index.to(emb.device), emb)
+            for metric, value in task.evaluate(ordered).items():
+                self.log(f"{stage}/{task.name}_{metric}", value, add_dataloader_idx=False, sync_dist=False)
+        self._eval_outputs.clear()
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        no_decay = ("bias", "LayerNorm.weight", "layernorm.weight", "layer_norm.weight")
+        params = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for n, p in params if not n.endswith(no_decay)], "weight_decay": self.optim["weight_decay"]},
+            {"params": [p for n, p in params if n.endswith(no_decay)], "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(
+            groups, lr=self.optim["lr"], betas=tuple(self.optim["betas"]), eps=self.optim["eps"],
+            fused=self.device.type == "cuda" or None,
+        )
+        total = self.trainer.estimated_stepping_batches
+        if total == float("inf"):
+            raise ValueError("the training stream has no length: set trainer.max_steps for the LR schedule")
+        warmup = int(self.optim["warmup_ratio"] * total)
+        scheduler = get_linear_schedule_with_warmup(optimizer, warmup, int(total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning re-seeds samplers each epoch; the train stream shuffles by epoch itself, so tell it.
+        dataset = getattr(self.trainer.train_dataloader, "dataset", None)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(self.current_epoch)

@@ -1,0 +1,243 @@
+"""Where training sentences come from, and how they are split across DDP ranks and dataloader workers.
+
+``TextLines`` never holds the corpus text in memory: one pass checks every line (UTF-8, blank lines) and
+records the byte offset of each sentence (8 bytes a line, 8 MB for wiki1m); sentences are then read by
+seeking. That gives an exact global shuffle per epoch (as the paper's random sampler) and a position in
+the data that is just a step number, so a run can resume exactly.
+
+``HFText`` streams a Hugging Face dataset (hub id or local files) with ``datasets`` in streaming mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+log = logging.getLogger(__name__)
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file and line (or config key) at fault."""
+
+
+def check_file(path: str, key: str) -> str:
+    if not os.path.isfile(path):
+        raise DataError(
+            f"{path}: no such file ({key}). Point paths.data_dir / SIMCSE_DATA_DIR at your data root, "
+            "or run `make data` to download it."
+        )
+    return path
+
+
+def decode_line(raw: bytes, path: str, lineno: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+        ) from None
+
+
+class TextLines:
+    """One sentence per line of a local UTF-8 text file. Blank lines are skipped and counted."""
+
+    columns = ("text",)
+
+    def __init__(self, path: str) -> None:
+        self.path = str(path)
+        self.offsets = np.zeros(0, dtype=np.int64)
+        self.blank_lines = 0
+        self._file: Any = None
+
+    def index(self, max_samples: int | None = None) -> None:
+        """Scan the file once: validate it and record where each non-blank line starts."""
+        check_file(self.path, "data.source.path")
+        offsets: list[int] = []
+        blank = 0
+        with open(self.path, "rb") as f:
+            position = 0
+            for lineno, raw in enumerate(f, start=1):
+                if max_samples is not None and len(offsets) >= max_samples:
+                    break
+                if decode_line(raw, self.path, lineno).strip():
+                    offsets.append(position)
+                else:
+                    blank += 1
+                position += len(raw)
+        if not offsets:
+            raise DataError(f"{self.path}: no sentences (the file is empty or has only blank lines)")
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.blank_lines = blank
+        if blank:
+            log.warning("%s: skipped %d blank or whitespace-only lines", self.path, blank)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __getitem__(self, i: int) -> tuple[str, ...]:
+        if self._file is None:
+            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open per process for seeking
+        self._file.seek(int(self.offsets[i]))
+        return (self._file.readline().decode("utf-8").strip(),)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_file": None}  # open handles do not cross into worker processes
+
+
+class ShardedBatches(IterableDataset):
+    """Batches of an indexed source for one DDP rank; dataloader workers take turns by step.
+
+    Global step ``k`` of an epoch uses the permuted items ``[k·B·W, (k+1)·B·W)`` (``W`` ranks); rank ``r``
+    takes the ``r``-th block of ``B``. Worker ``w`` of ``n`` produces steps ``w, w+n, …``, which the
+    DataLoader interleaves back in order, so the stream is the same for any number of workers and every
+    item is seen exactly once per epoch. A last step with fewer than ``B·W`` items is dropped when
+    ``drop_last`` (counted), otherwise split evenly across ranks.
+    """
+
+    def __init__(
+        self,
+        source: Sequence[tuple[str, ...]],
+        batch_size: int,
+        collate: Callable[[list[tuple[str, ...]]], dict[str, torch.Tensor]],
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = True,
+    ) -> None:
+        self.source = source
+        self.batch_size = batch_size
+        self.collate = collate
+        self.rank = rank
+        self.world_size = world_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        self.epoch = 0
+        self.start_step = 0  # steps of this epoch already trained (set when resuming)
+        per_step = batch_size * world_size
+        self.full_steps, self.remainder = divmod(len(source), per_step)
+        self.keep_partial = not drop_last and self.remainder >= world_size
+        if self.full_steps == 0 and not self.keep_partial:
+            raise DataError(
+                f"{len(source)} sentences are fewer than one step of data.batch_size={batch_size} × {world_size} "
+                "rank(s); lower the batch size or set data.drop_last=false"
+            )
+
+    @property
+    def dropped(self) -> int:
+        """Items left out of every epoch by ``drop_last``."""
+        return 0 if self.keep_partial else self.remainder
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.full_steps + int(self.keep_partial)
+
+    def order(self) -> np.ndarray:
+        n = len(self.source)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(n)
+
+    def step_items(self, order: np.ndarray, step: int) -> np.ndarray:
+        per_step = self.batch_size * self.world_size
+        if step < self.full_steps:
+            start = step * per_step + self.rank * self.batch_size
+            return order[start : start + self.batch_size]
+        return np.array_split(order[self.full_steps * per_step :], self.world_size)[self.rank]
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        order = self.order()
+        for step in range(self.start_step + worker, len(self), workers):
+            yield self.collate([self.source[int(i)] for i in self.step_items(order, step)])
+
+
+class HFText:
+    """Sentences from a Hugging Face dataset, streamed (``datasets.load_dataset(..., streaming=True)``).
+
+    ``path`` is a hub id (``princeton-nlp/datasets-for-simcse``) or a builder name for local files
+    (``text``, ``csv``, ``json`` with ``data_files``). The stream has no length, so set
+    ``trainer.max_steps``.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        data_files: str | list[str] | None = None,
+        split: str = "train",
+        column: str = "text",
+        shuffle_buffer: int = 10_000,
+    ) -> None:
+        self.path = path
+        self.data_files = data_files
+        self.split = split
+        self.column = column
+        self.shuffle_buffer = shuffle_buffer
+
+    def stream(self, rank: int, world_size: int, seed: int, epoch: int, max_samples: int | None) -> Any:
+        import datasets
+        from datasets.distributed import split_dataset_by_node
+
+        for f in [self.data_files] if isinstance(self.data_files, str) else self.data_files or []:
+            if "://" not in f:
+                check_file(f, "data.source.data_files")
+        ds = datasets.load_dataset(self.path, data_files=self.data_files, split=self.split, streaming=True)
+        if max_samples is not None:
+            ds = ds.take(max_samples)
+        ds = split_dataset_by_node(ds, rank=rank, world_size=world_size)
+        if self.shuffle_buffer > 1:
+            ds = ds.shuffle(seed=seed, buffer_size=self.shuffle_buffer)
+        ds.set_epoch(epoch)
+        return ds
+
+
+class StreamedBatches(IterableDataset):
+    """Batches of an ``HFText`` stream for one rank; ``datasets`` splits the stream's shards over workers."""
+
+    def __init__(
+        self,
+        source: HFText,
+        batch_size: int,
+        collate: Callable[[list[tuple[str, ...]]], dict[str, torch.Tensor]],
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        max_samples: int | None = None,
+    ) -> None:
+        self.source = source
+        self.batch_size = batch_size
+        self.collate = collate
+        self.rank = rank
+        self.world_size = world_size
+        self.seed = seed
+        self.max_samples = max_samples
+        self.epoch = 0
+        self.blank_lines = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        stream = self.source.stream(self.rank, self.world_size, self.seed, self.epoch, self.max_samples)
+        batch: list[tuple[str, ...]] = []
+        for row in stream:
+            if self.source.column not in row:
+                raise DataError(f"{self.source.path}: no column {self.source.column!r} (data.source.column)")
+            text = (row[self.source.column] or "").strip()
+            if not text:
+                self.blank_lines += 1
+                continue
+            batch.append((text,))
+            if len(batch) == self.batch_size:
+                yield self.collate(batch)
+                batch = []
