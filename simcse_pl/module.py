@@ -23,7 +23,8 @@ class SimCSEModule(pl.LightningModule):
     def __init__(self, model: dict[str, Any], loss: nn.Module, optim: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
-        self.encoder = load_encoder(**model)
+        # from_pretrained returns eval mode and Lightning keeps submodule modes: dropout is the whole point here
+        self.encoder = load_encoder(**model).train()
         self.pooler = Pooler(model["pooler"], self.encoder.config.hidden_size, model.get("mlp_only_train", False))
         self.loss_fn = loss
         self.optim = {**DEFAULT_OPTIM, **(optim or {})}

