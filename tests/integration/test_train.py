@@ -1,0 +1,95 @@
+"""train.py through Hydra on a tiny random BERT: the whole job, exports that reload, sweeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def train(tiny_data: Path, run_dir: Path, *overrides: str, multirun: bool = False) -> subprocess.CompletedProcess:
+    args = [
+        sys.executable, str(REPO / "train.py"), *(["-m"] if multirun else []),
+        "model=tiny", "trainer=cpu", "data.num_workers=0", "data.batch_size=16",
+        f"paths.data_dir={tiny_data}", f"data.source.path={tiny_data}/wiki/wiki.txt",
+        f"hydra.{'sweep' if multirun else 'run'}.dir={run_dir}", *overrides,
+    ]
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("run")
+    train(tiny_data, run_dir, "trainer.max_steps=6", "trainer.val_check_interval=3")
+    return run_dir
+
+
+def test_run_writes_results_checkpoints_and_export(trained: Path):
+    results = json.loads((trained / "results.json").read_text())
+    assert set(results) >= {"before", "final", "best", "export_dir", "test"}
+    assert results["final"]["step"] == 6
+    assert results["best"]["val/stsb_spearman"] >= results["final"]["val/stsb_spearman"]
+    assert results["best"]["val/stsb_spearman"] >= max(
+        results["before"]["val/stsb_spearman"], float("-inf")
+    ) or results["best"]["step"] > 0
+    assert -100 <= results["test"]["test/stsb_spearman"] <= 100
+    assert (trained / "checkpoints" / "last.ckpt").exists()
+    assert results["export_dir"] == str(trained / "model")
+    assert (trained / ".hydra" / "config.yaml").exists()
+
+
+def test_export_reloads_in_hf_and_sentence_transformers_format(trained: Path):
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoModel, AutoTokenizer
+
+    model_dir = trained / "model"
+    sentences = ["the man plays guitar", "a dog runs in the park"]
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    encoder = AutoModel.from_pretrained(model_dir).eval()
+    with torch.no_grad():
+        cls = encoder(**tokenizer(sentences, padding=True, return_tensors="pt")).last_hidden_state[:, 0]
+    st = SentenceTransformer(str(model_dir), device="cpu")
+    assert torch.allclose(st.encode(sentences, convert_to_tensor=True), cls, atol=1e-5)
+    assert json.loads((model_dir / "simcse_pl.json").read_text()) == {"pooler": "cls", "mlp": False}
+
+
+def test_kept_mlp_head_exports_as_dense_layer(tiny_data: Path, tmp_path: Path):
+    from sentence_transformers import SentenceTransformer
+
+    train(tiny_data, tmp_path, "trainer.max_steps=2", "model.mlp_only_train=false", "validate_before=false", "test=false")
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    st = SentenceTransformer(str(tmp_path / "model"), device="cpu")
+    cls = st[0].auto_model.eval()(**st.tokenize(["a cat sleeps"])).last_hidden_state[:, 0]
+    expected = torch.tanh(cls @ ckpt["pooler.mlp.dense.weight"].T + ckpt["pooler.mlp.dense.bias"])
+    assert torch.allclose(st.encode(["a cat sleeps"], convert_to_tensor=True), expected[0].detach(), atol=1e-5)
+
+
+def test_multirun_sweeps_tau(tiny_data: Path, tmp_path: Path):
+    train(tiny_data, tmp_path, "loss.tau=0.03,0.05", "trainer.max_steps=2", "test=false", "export=false", multirun=True)
+    taus = sorted(
+        float(line.split("=")[1])
+        for job in ("0", "1")
+        for line in (tmp_path / job / ".hydra" / "overrides.yaml").read_text().split("\n")
+        if "loss.tau" in line
+    )
+    assert taus == [0.03, 0.05]
+    assert all((tmp_path / job / "results.json").exists() for job in ("0", "1"))
+
+
+def test_cfg_job_prints_composed_config():
+    done = subprocess.run(
+        [sys.executable, "train.py", "model=bert-base", "loss.tau=0.05", "--cfg", "job"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "name_or_path: bert-base-uncased" in done.stdout and "tau: 0.05" in done.stdout
