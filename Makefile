@@ -34,7 +34,7 @@ test-slow: setup
 
 # download the official files and cut the samples; a no-op when the data root already has them
 data: setup
-	$(PY) scripts/download_data.py --data-dir "$(SIMCSE_DATA_DIR)"
+	$(PY) scripts/download_data.py --data-dir "$(SIMCSE_DATA_DIR)" $(DATA_ARGS)
 
 clean:
 	rm -rf outputs multirun .pytest_cache
