@@ -18,7 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from simcse_pl.encoder import load_tokenizer
 from simcse_pl.export import export_model
+from simcse_pl.loggers import finish_wandb, log_exported_model, log_test_table
 from simcse_pl.module import SimCSEModule
+from simcse_pl.tracking import record_run
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,17 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
 
 
 def run(cfg: DictConfig) -> float | None:
+    """The job; its wandb run is closed even when it fails, so each multirun job gets its own."""
+    failed = True
+    try:
+        value = _run(cfg)
+        failed = False
+        return value
+    finally:
+        finish_wandb(failed)
+
+
+def _run(cfg: DictConfig) -> float | None:
     out_dir = cfg.paths.output_dir
     pl.seed_everything(cfg.seed, workers=True)
     # cheap checks first: a bad loss / data setting fails before any model is loaded
@@ -45,6 +58,7 @@ def run(cfg: DictConfig) -> float | None:
 
     callbacks = _instantiate_all(cfg.get("callbacks"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=_instantiate_all(cfg.get("logger")) or False)
+    record_run(cfg, out_dir, trainer.loggers)
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     metric = cfg.optimized_metric
     results: dict[str, Any] = {"run_dir": out_dir, "metric": metric}
@@ -56,6 +70,7 @@ def run(cfg: DictConfig) -> float | None:
 
     if cfg.train:
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        results["train"] = _metrics(trainer, "train/")  # last logged values; a later validate() clears them
         if module.last_validated_step != trainer.global_step:
             trainer.validate(module, datamodule=datamodule, verbose=False)
         results["final"] = {"step": trainer.global_step, **_metrics(trainer, "val/")}
@@ -71,11 +86,13 @@ def run(cfg: DictConfig) -> float | None:
             module.encoder, module.pooler, tokenizer, os.path.join(out_dir, "model"), datamodule.eval_max_len
         )
         log.info("model exported to %s (Hugging Face + sentence-transformers format)", results["export_dir"])
+        log_exported_model(trainer.loggers, results["export_dir"])
 
     if cfg.test:
         trainer.test(module, datamodule=datamodule, verbose=False)
         results["test"] = _metrics(trainer, "test/")
         log.info("test: %s", ", ".join(f"{k} = {v:.2f}" for k, v in results["test"].items()))
+        log_test_table(trainer.loggers, results["test"])
 
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)

@@ -1,0 +1,182 @@
+"""Summarise a multirun (basic or Optuna sweep) into one table and one plot.
+
+    python scripts/summarize_runs.py multirun/train/2026-01-01_12-00-00 [--out DIR]
+
+Reads every job's ``.hydra/overrides.yaml`` and ``results.json`` and writes, to ``--out`` (default: the multirun
+dir), ``summary.md`` and ``summary.csv`` (one row per job, best objective first) and ``summary.png`` (the
+objective against each swept hyperparameter)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OBJECTIVE = "objective"
+
+
+def parse_value(text: str) -> Any:
+    """An override value as a number when it is one, so sweeps sort and plot numerically."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def read_job(job_dir: Path, multirun_dir: Path) -> dict[str, Any]:
+    """One row: ``params`` (the job's overrides), its objective (best validated value of ``results["metric"]``,
+    as run() returns it), before/final/test metrics and throughput; ``status`` says why there is no objective."""
+    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    params = dict(o.lstrip("+~").partition("=")[::2] for o in overrides)
+    row: dict[str, Any] = {"job": str(job_dir.relative_to(multirun_dir))}
+    row["params"] = {k: parse_value(v) for k, v in params.items()}
+    results_path = job_dir / "results.json"
+    if not results_path.exists():
+        return {**row, "status": "no results.json (failed or running)"}
+    results = json.loads(results_path.read_text())
+    metric = row["metric"] = results["metric"]
+    row[OBJECTIVE] = results.get("best", results.get("before", {})).get(metric)
+    row["best_step"] = results.get("best", {}).get("step")
+    row["before"] = results.get("before", {}).get(metric)
+    row["final"] = results.get("final", {}).get(metric)
+    row.update(results.get("test", {}))
+    row["sentences_per_sec"] = results.get("train", {}).get("train/sentences_per_sec")
+    run_info = job_dir / "run_info.json"
+    if run_info.exists():
+        row["git_commit"] = (json.loads(run_info.read_text()).get("git", {}).get("commit") or "")[:10]
+    row["status"] = "ok"
+    return row
+
+
+def collect(multirun_dir: Path) -> list[dict[str, Any]]:
+    """All jobs under ``multirun_dir`` (any depth, so custom ``hydra.sweep.subdir`` layouts work), best first."""
+    jobs = sorted(p.parent.parent for p in multirun_dir.rglob(".hydra/overrides.yaml"))
+    rows = [read_job(job, multirun_dir) for job in jobs]
+    rows.sort(key=lambda r: -r[OBJECTIVE] if _is_number(r.get(OBJECTIVE)) else math.inf)
+    return rows
+
+
+def swept_keys(rows: list[dict[str, Any]]) -> list[str]:
+    """Overrides whose value differs between jobs: the hyperparameters the sweep varied."""
+    keys = list(dict.fromkeys(k for row in rows for k in row["params"]))
+    return [k for k in keys if len({repr(r["params"].get(k)) for r in rows}) > 1]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.2f}"
+    return str(value)
+
+
+def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Columns (job, swept hyperparameters, objective, other results) and flat rows for them."""
+    swept = swept_keys(rows)
+    results = list(dict.fromkeys(k for row in rows for k in row if k not in ("job", "params", "metric", OBJECTIVE)))
+    flat = [{"job": r["job"], **{k: r["params"].get(k) for k in swept}, **r} for r in rows]
+    return ["job", *swept, OBJECTIVE, *results], flat
+
+
+def to_markdown(rows: list[dict[str, Any]], cols: list[str], metric: str) -> str:
+    lines = [
+        f"objective = best `{metric}` over validations (what the sweep maximises), best job first",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
+    lines += ["| " + " | ".join(_fmt(row.get(c)) for c in cols) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(rows: list[dict[str, Any]], cols: list[str], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot(rows: list[dict[str, Any]], keys: list[str], metric: str, path: Path) -> None:
+    """One panel per swept hyperparameter: every job as a point, the mean per value as a line (other swept
+    parameters vary within a value), log x when a positive range spans over a decade."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if _is_number(r.get(OBJECTIVE))]
+    keys = keys or ["job"]  # nothing swept: one point per job
+    fig, axes = plt.subplots(1, len(keys), figsize=(max(5.5, 4.5 * len(keys)), 4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        values = [r["params"].get(key, r.get(key)) for r in done]
+        numeric = all(_is_number(v) for v in values)
+        labels = sorted({v for v in values}, key=lambda v: (not _is_number(v), v if _is_number(v) else str(v)))
+        x = values if numeric else [labels.index(v) for v in values]
+        ax.scatter(x, [r[OBJECTIVE] for r in done], alpha=0.7, zorder=3)
+        positions = labels if numeric else list(range(len(labels)))
+        means = [_mean([r[OBJECTIVE] for r, v in zip(done, values) if v == label]) for label in labels]
+        ax.plot(positions, means, "-", color="tab:orange", label="mean per value", zorder=2)
+        if done:
+            best = done[0]
+            ax.scatter([x[0]], [best[OBJECTIVE]], marker="*", s=220, color="tab:red", label="best", zorder=4)
+        if numeric and labels and min(labels) > 0 and max(labels) / min(labels) > 10:
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(positions, [str(v) for v in labels], rotation=30, ha="right")
+        elif len(labels) <= 8:  # a grid sweep: tick exactly the swept values
+            ax.set_xticks(labels, [_fmt(v) for v in labels], minor=False)
+            ax.minorticks_off()
+        ax.set_xlabel(key)
+        ax.set_ylabel(f"best {metric}")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"best {metric} per job ({len(done)} of {len(rows)} jobs finished)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def summarize(multirun_dir: Path, out_dir: Path | None = None) -> str:
+    """Write summary.md / .csv / .png for ``multirun_dir``; returns the markdown table."""
+    rows = collect(multirun_dir)
+    if not rows:
+        raise SystemExit(f"no jobs (.hydra/overrides.yaml) under {multirun_dir}")
+    out = out_dir or multirun_dir
+    out.mkdir(parents=True, exist_ok=True)
+    metric = next((r["metric"] for r in rows if "metric" in r), "objective")
+    cols, flat = table(rows)
+    markdown = to_markdown(flat, cols, metric)
+    (out / "summary.md").write_text(markdown)
+    write_csv(flat, cols, out / "summary.csv")
+    plot(rows, swept_keys(rows), metric, out / "summary.png")
+    return markdown
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("multirun_dir", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="where to write (default: the multirun dir)")
+    args = parser.parse_args()
+    print(summarize(args.multirun_dir, args.out))
+    print(f"wrote summary.md, summary.csv, summary.png to {args.out or args.multirun_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The record of a run: the resolved config, the overrides and the git commit, written to
+``<run dir>/run_info.json`` and logged as the run config of every logger, with secrets redacted first."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+REDACTED = "<redacted>"
+# names of keys and environment variables whose values are credentials (WANDB_API_KEY, HF_TOKEN, api_key, ...);
+# whole name segments only, so `tokenizer` or `max_tokens` are kept
+SECRET_NAME = re.compile(
+    r"(?:^|[_.\-])(?:api[_-]?key|token|secret|passw(?:or)?d|credentials?|private[_-]?key)(?:$|[_.\-])", re.IGNORECASE
+)
+# a "key=value" string (argv, Hydra overrides)
+ASSIGNMENT = re.compile(r"([^=\s]+)=(.*)", re.DOTALL)
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def secret_values(environ: dict[str, str] | None = None) -> list[str]:
+    """Values of secret-looking environment variables (e.g. WANDB_API_KEY): a config may interpolate them
+    under an innocent key (``${oc.env:...}``), so values are matched as well as key names."""
+    env = os.environ if environ is None else environ
+    return sorted({v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= 8}, key=len, reverse=True)
+
+
+def redact(obj: Any, secrets: list[str]) -> Any:
+    """``obj`` with values under secret-looking keys or in ``secret_key=value`` strings, and any occurrence of a
+    secret value, replaced."""
+    if isinstance(obj, dict):
+        return {k: REDACTED if SECRET_NAME.search(str(k)) else redact(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [redact(v, secrets) for v in obj]
+    if isinstance(obj, str):
+        assignment = ASSIGNMENT.fullmatch(obj)
+        if assignment and SECRET_NAME.search(assignment.group(1)):
+            return f"{assignment.group(1)}={REDACTED}"
+        for secret in secrets:
+            obj = obj.replace(secret, REDACTED)
+    return obj
+
+
+def git_info(root: Path = REPO_ROOT) -> dict[str, Any]:
+    """Commit of the code that ran and whether the tree had uncommitted changes (then the commit alone does
+    not reproduce the run); nulls outside a git checkout."""
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def hydra_overrides() -> list[str]:
+    """The job's command-line (or sweeper-chosen) overrides; empty when not run under Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def run_record(cfg: DictConfig) -> dict[str, Any]:
+    """Everything needed to rerun this job and compare it with others, secrets redacted."""
+    import lightning
+    import torch
+    import transformers
+
+    record = {
+        "git": git_info(),
+        "overrides": hydra_overrides(),
+        "seed": cfg.get("seed"),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "argv": sys.argv,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "lightning": lightning.__version__,
+            "transformers": transformers.__version__,
+        },
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    return redact(record, secret_values())
+
+
+def record_run(cfg: DictConfig, out_dir: str, loggers: list[Any]) -> dict[str, Any]:
+    """Write ``run_info.json`` and log the resolved config, commit and overrides as every logger's run config
+    (the module's own hyperparameters alone miss data, loss, trainer and seed)."""
+    record = run_record(cfg)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with open(os.path.join(out_dir, "run_info.json"), "w") as f:
+        json.dump(record, f, indent=2)
+    hparams = {**record["config"], "git": record["git"], "overrides": record["overrides"]}
+    for logger in loggers:
+        logger.log_hyperparams(hparams)
+    return record
