@@ -1,24 +1,59 @@
 """STS evaluation in the SimCSE protocol: cosine similarity of sentence vectors vs. human scores.
 
 Scores are reported ×100 (Spearman is the headline, Pearson beside it), as in the paper's tables, and
-mean the same thing in training logs, ``results.json`` and inference. Tasks own their data and statistics;
-callers hand in embeddings of ``task.sentences`` (each unique sentence once).
+mean the same thing in training logs, ``results.json``, ``simcse-eval`` and inference. Tasks own their data
+and statistics; callers hand in embeddings of ``task.sentences`` (each distinct sentence once).
+
+Data (SentEval's layout under the data root, as ``scripts/download_data.py`` places it):
+
+- ``sts12`` … ``sts16``: ``STS1X-en-test/STS.input.<subset>.txt`` + ``STS.gs.<subset>.txt``; all subsets are
+  pooled into one set of pairs (SimCSE's "all"). Test sets only: asking for ``dev`` is an error.
+- ``stsb``: ``stsb/sts-{train,dev,test}.csv``.
+- ``sickr``: ``sick/SICK_{train,trial,test_annotated}.txt`` (SentEval uses ``SICK_trial.txt`` as dev).
+- A Hugging Face dataset id (``sentence-transformers/stsb``, ``mteb/sts12-sts`` …) or a local folder of
+  data files with ``sentence1``/``sentence2``/``score`` columns, loaded with ``datasets``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.stats import pearsonr, spearmanr
 from torch import Tensor
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from simcse_pl.sources import DataError, check_file, decode_line
+
+# SentEval's STS12-16 folders and subsets (STS13 without SMT, which SentEval does not distribute)
+SENTEVAL_STS = {
+    "sts12": ("STS12-en-test", ("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews")),
+    "sts13": ("STS13-en-test", ("FNWN", "headlines", "OnWN")),
+    "sts14": ("STS14-en-test", ("deft-forum", "deft-news", "headlines", "images", "OnWN", "tweet-news")),
+    "sts15": ("STS15-en-test", ("answers-forums", "answers-students", "belief", "headlines", "images")),
+    "sts16": ("STS16-en-test", ("answer-answer", "headlines", "plagiarism", "postediting", "question-question")),
+}
+SICK_FILES = {"train": "SICK_train.txt", "dev": "SICK_trial.txt", "test": "SICK_test_annotated.txt"}
+# hub datasets of the same tasks -> (task name, factor that puts scores on SentEval's 0-5 scale)
+HUB_TASKS = {
+    "sentence-transformers/stsb": ("stsb", 5.0),
+    "mteb/stsbenchmark-sts": ("stsb", 1.0),
+    **{f"mteb/sts{y}-sts": (f"sts{y}", 1.0) for y in range(12, 17)},
+    "mteb/sickr-sts": ("sickr", 1.0),
+}
+# the paper's table: column titles in its order
+PAPER_COLUMNS = {
+    "sts12": "STS12", "sts13": "STS13", "sts14": "STS14", "sts15": "STS15", "sts16": "STS16",
+    "stsb": "STS-B", "sickr": "SICK-R",
+}
+ALIGN_THRESHOLD = 4.0  # Wang & Isola / SimCSE: STS-B pairs scored above 4 (of 5) are positives
 
 
 @dataclass(frozen=True)
@@ -47,6 +82,16 @@ class STSTask:
         cosine = F.cosine_similarity(embeddings[left], embeddings[right], dim=-1).numpy()
         return correlations(cosine, self.scores)
 
+    def align_uniform(self, embeddings: Tensor, threshold: float = ALIGN_THRESHOLD) -> dict[str, float]:
+        """Alignment over pairs scored above ``threshold`` and uniformity over all sentences (lower is better)."""
+        left, right = self._pair_index
+        positive = torch.from_numpy(self.scores > threshold)
+        embeddings = embeddings.float().cpu()
+        return {
+            "align": alignment(embeddings[left[positive]], embeddings[right[positive]]),
+            "uniform": uniformity(embeddings),
+        }
+
 
 def correlations(predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:
     return {
@@ -55,35 +100,205 @@ def correlations(predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:
     }
 
 
+def alignment(x: Tensor, y: Tensor, alpha: float = 2.0) -> float:
+    """Wang & Isola's ℓ_align: E ‖f(x) − f(y)‖^α over positive pairs, on unit vectors."""
+    return float((F.normalize(x, dim=-1) - F.normalize(y, dim=-1)).norm(dim=-1).pow(alpha).mean())
+
+
+def uniformity(x: Tensor, t: float = 2.0) -> float:
+    """Wang & Isola's ℓ_uniform: log E exp(−t‖f(x) − f(y)‖²) over all distinct pairs, on unit vectors."""
+    return float(torch.pdist(F.normalize(x, dim=-1)).pow(2).mul(-t).exp().mean().log())
+
+
 def _normalize(sentence: str) -> str:
     """SentEval splits on whitespace and joins with one space; do the same so inputs match the paper."""
     return " ".join(sentence.split())
 
 
+def _lines(path: str) -> list[str]:
+    """The lines of a UTF-8 file without their line endings (a final newline ends the last line)."""
+    with open(path, "rb") as f:
+        return [decode_line(raw, path, n).rstrip("\r\n") for n, raw in enumerate(f, start=1)]
+
+
+def _score(text: str, path: str, lineno: int) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(f"{path}:{lineno}: score {text!r} is not a number") from None
+
+
+def _read_tsv(path: str, columns: tuple[int, int, int], skip_header: bool) -> tuple[list[tuple[str, str]], list[float]]:
+    """Pairs and scores from tab-separated rows; ``columns`` are (sentence 1, sentence 2, score)."""
+    a, b, s = columns
+    pairs, scores = [], []
+    for lineno, line in enumerate(_lines(path), start=1):
+        if (skip_header and lineno == 1) or not line.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) <= max(columns):
+            raise DataError(f"{path}:{lineno}: expected at least {max(columns) + 1} tab-separated columns, found {len(cols)}")
+        scores.append(_score(cols[s], path, lineno))
+        pairs.append((_normalize(cols[a]), _normalize(cols[b])))
+    return pairs, scores
+
+
 def load_stsb(data_dir: str, split: str = "test") -> STSTask:
     """STS Benchmark in SentEval's layout: ``stsb/sts-{split}.csv``, tab-separated, score in column 5."""
     path = check_file(os.path.join(data_dir, "stsb", f"sts-{split}.csv"), "paths.data_dir")
-    pairs, scores = [], []
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            line = decode_line(raw, path, lineno).rstrip("\r\n")
-            if not line.strip():
-                continue
-            cols = line.split("\t")
-            if len(cols) < 7:
-                raise DataError(f"{path}:{lineno}: expected 7 tab-separated columns, found {len(cols)}")
-            try:
-                scores.append(float(cols[4]))
-            except ValueError:
-                raise DataError(f"{path}:{lineno}: score {cols[4]!r} is not a number") from None
-            pairs.append((_normalize(cols[5]), _normalize(cols[6])))
+    pairs, scores = _read_tsv(path, (5, 6, 4), skip_header=False)
     return STSTask("stsb", pairs, np.asarray(scores))
 
 
-TASKS: dict[str, Callable[[str, str], STSTask]] = {"stsb": load_stsb}
+def load_sickr(data_dir: str, split: str = "test") -> STSTask:
+    """SICK relatedness as SentEval reads it: header row, then pair_ID, sentence_A, sentence_B, score, …"""
+    if split not in SICK_FILES:
+        raise DataError(f"sickr: no {split!r} split (known: {', '.join(SICK_FILES)})")
+    path = check_file(os.path.join(data_dir, "sick", SICK_FILES[split]), "paths.data_dir")
+    pairs, scores = _read_tsv(path, (1, 2, 3), skip_header=True)
+    return STSTask("sickr", pairs, np.asarray(scores))
+
+
+def _read_sts_subset(folder: str, subset: str) -> tuple[list[tuple[str, str]], list[float]]:
+    """One SentEval STS subset. As SentEval does, a pair whose gold line is empty is unscored and skipped."""
+    input_path = check_file(os.path.join(folder, f"STS.input.{subset}.txt"), "paths.data_dir")
+    gold_path = check_file(os.path.join(folder, f"STS.gs.{subset}.txt"), "paths.data_dir")
+    inputs, gold = _lines(input_path), _lines(gold_path)
+    if len(gold) != len(inputs):
+        raise DataError(
+            f"{gold_path}:{min(len(gold), len(inputs)) + 1}: {len(gold)} gold lines for the {len(inputs)} "
+            f"sentence pairs of {input_path}; the files must match line for line"
+        )
+    pairs, scores = [], []
+    for lineno, (line, score) in enumerate(zip(inputs, gold, strict=True), start=1):
+        if not score.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) != 2:
+            raise DataError(f"{input_path}:{lineno}: expected 2 tab-separated sentences, found {len(cols)} columns")
+        scores.append(_score(score, gold_path, lineno))
+        pairs.append((_normalize(cols[0]), _normalize(cols[1])))
+    return pairs, scores
+
+
+def load_senteval_sts(name: str, data_dir: str, split: str = "test") -> STSTask:
+    """STS12-16 with all subsets pooled, as SimCSE reports them ("all")."""
+    folder, subsets = SENTEVAL_STS[name]
+    if split != "test":
+        raise DataError(f"{name}: SentEval's STS12-16 are test sets only, there is no {split!r} split (use stsb or sickr)")
+    pairs: list[tuple[str, str]] = []
+    scores: list[float] = []
+    for subset in subsets:
+        p, s = _read_sts_subset(os.path.join(data_dir, folder), subset)
+        pairs += p
+        scores += s
+    return STSTask(name, pairs, np.asarray(scores))
+
+
+def load_hub_task(dataset: str, split: str = "test") -> STSTask:
+    """An STS dataset through ``datasets``: a hub id or a local folder of data files (``dev`` -> ``validation``).
+
+    Known hub ids get the SentEval task name (so ``mteb/sts12-sts`` is logged and tabled as ``sts12``) and
+    scores on the 0-5 scale; others are named after their last path component."""
+    import datasets
+
+    name, scale = HUB_TASKS.get(dataset, (os.path.basename(dataset.rstrip("/")), 1.0))
+    hf_split = {"dev": "validation"}.get(split, split)
+    try:
+        rows = datasets.load_dataset(dataset, split=hf_split)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{dataset} (split {hf_split!r}): cannot load it ({exc.__class__.__name__}: {exc})") from None
+    missing = {"sentence1", "sentence2", "score"} - set(rows.column_names)
+    if missing:
+        raise DataError(f"{dataset}: no column(s) {', '.join(sorted(missing))} (has {', '.join(rows.column_names)})")
+    pairs = [(_normalize(a), _normalize(b)) for a, b in zip(rows["sentence1"], rows["sentence2"], strict=True)]
+    return STSTask(name, pairs, np.asarray(rows["score"], dtype=np.float64) * scale)
+
+
+TASKS: dict[str, Callable[[str, str], STSTask]] = {
+    **{name: partial(load_senteval_sts, name) for name in SENTEVAL_STS},
+    "stsb": load_stsb,
+    "sickr": load_sickr,
+}
 
 
 def load_task(name: str, data_dir: str, split: str) -> STSTask:
-    if name not in TASKS:
-        raise ValueError(f"unknown STS task {name!r}; known: {', '.join(TASKS)}")
-    return TASKS[name](data_dir, split)
+    """A SentEval task by name (read from ``data_dir``), or a ``datasets`` id / folder (anything with a ``/``)."""
+    if name in TASKS:
+        return TASKS[name](data_dir, split)
+    if "/" in name:
+        return load_hub_task(name, split)
+    raise ValueError(f"unknown STS task {name!r}; known: {', '.join(TASKS)}, or a Hugging Face dataset id")
+
+
+Embed = Callable[..., Tensor]  # (input_ids, attention_mask[, token_type_ids]) -> [n, d] sentence vectors
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """bf16 (fp16 where bf16 is unsupported) on GPUs; CPUs stay in fp32, where half precision is slower."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+@torch.inference_mode()
+def encode(
+    embed: Embed,
+    tokenizer: PreTrainedTokenizerBase,
+    sentences: Sequence[str],
+    batch_size: int = 128,
+    max_length: int | None = None,
+    device: torch.device | str = "cpu",
+) -> Tensor:
+    """Float32 CPU vectors ``[n, d]`` of ``sentences``, in input order.
+
+    Sentences are tokenized once and batched by token count, so a batch pads to nearly nothing."""
+    if not sentences:
+        raise ValueError("no sentences to encode")
+    device = torch.device(device)
+    tokens = tokenizer(list(sentences), truncation=True, max_length=max_length)
+    order = sorted(range(len(sentences)), key=lambda i: len(tokens["input_ids"][i]))
+    chunks = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        batch = tokenizer.pad({k: [v[i] for i in rows] for k, v in tokens.items()}, return_tensors="pt")
+        with _autocast(device):
+            chunks.append(embed(**{k: v.to(device) for k, v in batch.items()}).float().cpu())
+    vectors = torch.cat(chunks)
+    return torch.empty_like(vectors).index_copy_(0, torch.tensor(order), vectors)
+
+
+def evaluate_tasks(
+    encode_sentences: Callable[[list[str]], Tensor], tasks: Sequence[STSTask], align_uniform: bool = False
+) -> dict[str, dict[str, float]]:
+    """Metrics per task name; every distinct sentence of all tasks is encoded once, in one length-sorted pass.
+
+    With ``align_uniform``, the ``stsb`` task also gets ``align`` and ``uniform``."""
+    sentences = list(dict.fromkeys(s for task in tasks for s in task.sentences))
+    vectors = encode_sentences(sentences)
+    position = {s: i for i, s in enumerate(sentences)}
+    results = {}
+    for task in tasks:
+        embeddings = vectors[torch.tensor([position[s] for s in task.sentences])]
+        results[task.name] = {**task.evaluate(embeddings), "pairs": len(task.pairs)}
+        if align_uniform and task.name == "stsb":
+            results[task.name].update(task.align_uniform(embeddings))
+    return results
+
+
+def average(results: dict[str, dict[str, float]], metric: str) -> float:
+    """The table's "Avg." column: the plain mean over tasks, as in the paper."""
+    return float(np.mean([r[metric] for r in results.values()]))
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    """The paper's layout: one column per task (STS12 … SICK-R), then Avg.; Spearman row, Pearson beside it."""
+    titles = [PAPER_COLUMNS.get(name, name) for name in results] + ["Avg."]
+    width = max(7, *(len(t) for t in titles))
+    lines = ["| " + " | ".join(["metric".ljust(8), *(t.rjust(width) for t in titles)]) + " |"]
+    lines.append("|" + "|".join(["-" * 10, *("-" * (width + 2) for _ in titles)]) + "|")
+    for metric in ("spearman", "pearson"):
+        values = [r[metric] for r in results.values()] + [average(results, metric)]
+        lines.append("| " + " | ".join([metric.ljust(8), *(f"{v:.2f}".rjust(width) for v in values)]) + " |")
+    return "\n".join(lines)

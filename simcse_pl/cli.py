@@ -1,0 +1,131 @@
+"""Console scripts: ``simcse-eval`` (the paper's STS table for any model) and ``simcse-encode`` (text -> .npy).
+
+    simcse-eval outputs/.../model                                   # STS12-16, STS-B, SICK-R (test)
+    simcse-eval sentence-transformers/all-MiniLM-L6-v2 --pooler avg --tasks stsb --output results.json
+    simcse-eval run.ckpt --split dev --metrics sts align_uniform    # STS-B + SICK-R dev, align/uniform
+    simcse-encode MODEL sentences.txt --output vectors.npy
+
+Errors in data or model (a missing task file, a bad line, an unknown model) print one line naming the cause
+and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from simcse_pl.encoder import ModelLoadError
+from simcse_pl.evaluation import PAPER_COLUMNS, average, evaluate_tasks, format_table, load_task
+from simcse_pl.pooling import POOLERS
+from simcse_pl.sources import DataError, check_file, decode_line
+
+DEV_TASKS = ["stsb", "sickr"]  # SimCSE's dev mode: the two STS tasks that have a dev split
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="exported model folder, sentence-transformers folder, hub id, or .ckpt")
+    parser.add_argument("--pooler", choices=POOLERS, help="override the model's pooler")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--max-length", type=int, help="truncate longer inputs (default: the model's limit)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
+
+
+def _load_model(args: argparse.Namespace) -> Any:
+    from simcse_pl.inference import SimCSE
+
+    return SimCSE.from_pretrained(args.model, pooler=args.pooler, device=args.device, max_length=args.max_length)
+
+
+def eval_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="simcse-eval", description="STS evaluation in the SimCSE protocol.")
+    _model_args(parser)
+    parser.add_argument(
+        "--tasks", nargs="+",
+        help=f"SentEval task names ({', '.join(PAPER_COLUMNS)}) or Hugging Face dataset ids / folders "
+        f"(default: all seven for test, {' '.join(DEV_TASKS)} for dev)",
+    )
+    parser.add_argument("--split", choices=["test", "dev"], default="test", help="split of STS-B and SICK-R")
+    parser.add_argument("--metrics", nargs="+", choices=["sts", "align_uniform"], default=["sts"])
+    parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"), help="data root (SIMCSE_DATA_DIR)")
+    parser.add_argument("--output", help="write the results as JSON here")
+    return parser
+
+
+def run_eval(args: argparse.Namespace) -> dict[str, Any]:
+    """Load tasks (cheap, and the usual failure) before the model, encode, score; returns the JSON record."""
+    names = args.tasks or (list(PAPER_COLUMNS) if args.split == "test" else DEV_TASKS)
+    if "sts" not in args.metrics:
+        names = ["stsb"]
+    elif "align_uniform" in args.metrics and "stsb" not in names:
+        names = [*names, "stsb"]
+    tasks = [load_task(n.lower() if n.lower() in PAPER_COLUMNS else n, args.data_dir, args.split) for n in names]
+    model = _load_model(args)
+    start = time.perf_counter()
+    results = evaluate_tasks(
+        lambda s: model.encode(s, batch_size=args.batch_size), tasks, align_uniform="align_uniform" in args.metrics
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "model": args.model,
+        "pooler": model.pooler.kind,
+        "split": args.split,
+        "tasks": results,
+        "avg": {m: average(results, m) for m in ("spearman", "pearson")},
+        "sentences": len({s for t in tasks for s in t.sentences}),
+        "seconds": round(seconds, 2),
+    }
+
+
+def eval_main(argv: list[str] | None = None) -> int:
+    args = eval_parser().parse_args(argv)
+    try:
+        record = run_eval(args)
+    except (DataError, ModelLoadError, ValueError) as exc:
+        print(f"simcse-eval: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(record["tasks"]))
+    stsb = record["tasks"].get("stsb", {})
+    if "align" in stsb:
+        print(f"STS-B {args.split}: align {stsb['align']:.4f}  uniform {stsb['uniform']:.4f}")
+    print(f"{record['sentences']} sentences encoded and scored in {record['seconds']:.1f} s")
+    if args.output:
+        with open(args.output, "w") as f:
+            json.dump(record, f, indent=2)
+    return 0
+
+
+def encode_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="simcse-encode", description="Embed each line of a text file into a .npy.")
+    _model_args(parser)
+    parser.add_argument("input", help="UTF-8 text, one sentence per line (row i of the output is line i+1)")
+    parser.add_argument("--output", required=True, help="the .npy file to write: float32 [lines, dim]")
+    parser.add_argument("--normalize", action="store_true", help="unit-length vectors")
+    return parser
+
+
+def read_sentences(path: str) -> list[str]:
+    """Every line, blank ones included, so output rows stay aligned with input lines."""
+    check_file(path, "input")
+    with open(path, "rb") as f:
+        return [decode_line(raw, path, n).rstrip("\r\n") for n, raw in enumerate(f, start=1)]
+
+
+def encode_main(argv: list[str] | None = None) -> int:
+    args = encode_parser().parse_args(argv)
+    try:
+        sentences = read_sentences(args.input)
+        if not sentences:
+            raise DataError(f"{args.input}: empty file")
+        vectors = _load_model(args).encode(sentences, args.batch_size, normalize=args.normalize, return_numpy=True)
+    except (DataError, ModelLoadError) as exc:
+        print(f"simcse-encode: error: {exc}", file=sys.stderr)
+        return 2
+    np.save(args.output, vectors.astype(np.float32))
+    print(f"{args.output}: {vectors.shape[0]} × {vectors.shape[1]} float32")
+    return 0

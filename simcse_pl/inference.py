@@ -1,0 +1,243 @@
+"""SimCSE: encode sentences, compare them and search a corpus with a trained (or any) encoder.
+
+``SimCSE.from_pretrained`` takes a directory written by ``simcse_pl.export`` (its ``simcse_pl.json`` names the
+pooler), a sentence-transformers directory (pooling read from ``modules.json``), a plain Hugging Face model
+id or folder, or a Lightning ``.ckpt`` of ``SimCSEModule``. Sentence vectors come from the project's
+``Pooler`` and ``evaluation.encode``, the same code that scores STS, so search and benchmark agree.
+
+``pooler="cls"`` means [CLS] + the model's trained MLP head when it keeps one at inference, else the encoder's
+own pooler layer (SimCSE's convention for its released checkpoints, whose head is saved there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import Tensor, nn
+from transformers import PreTrainedModel
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+from transformers.utils import cached_file
+
+from simcse_pl.encoder import ModelLoadError, load_encoder, load_tokenizer, resolve_name_or_path
+from simcse_pl.evaluation import encode
+from simcse_pl.export import CONFIG_NAME
+from simcse_pl.pooling import Pooler
+
+# sentence-transformers pooling modes that one of our poolers reproduces
+ST_POOLING = {"pooling_mode_mean_tokens": "avg", "pooling_mode_cls_token": "cls_before_pooler"}
+
+
+class Hit(NamedTuple):
+    index: int
+    sentence: str
+    score: float
+
+
+class PoolingSpec(NamedTuple):
+    """How a saved model pools: the pooler kind, its trained MLP head (if kept at inference), unit-norm output."""
+
+    kind: str
+    mlp: dict[str, Tensor] | None = None
+    normalize: bool = False
+
+
+class SimCSE:
+    """A sentence encoder: ``encode``, ``similarity``, and ``build_index`` + ``search`` over a corpus."""
+
+    def __init__(
+        self,
+        encoder: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        pooler: Pooler,
+        device: str | torch.device | None = None,
+        max_length: int | None = None,
+        normalize: bool = False,
+    ) -> None:
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.encoder = encoder.eval().to(self.device)
+        self.pooler = pooler.eval().to(self.device)
+        self.tokenizer = tokenizer
+        self.max_length = max_length or _max_length(tokenizer, encoder)
+        self.normalize = normalize
+        self.corpus: list[str] = []
+        self._index: Any = None
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_id: str | os.PathLike[str],
+        pooler: str | None = None,
+        device: str | torch.device | None = None,
+        max_length: int | None = None,
+    ) -> SimCSE:
+        """Load a model; ``pooler`` overrides the one it was saved with."""
+        path_or_id = str(path_or_id)
+        if path_or_id.endswith(".ckpt"):
+            encoder, tokenizer, spec = _from_checkpoint(path_or_id)
+        else:
+            source = resolve_name_or_path(path_or_id)
+            encoder, tokenizer = load_encoder(path_or_id), load_tokenizer(path_or_id)
+            spec = _saved_pooling(source) or PoolingSpec("cls" if _own_pooler(encoder) else "cls_before_pooler")
+            max_length = max_length or _st_max_length(source)
+        return cls(encoder, tokenizer, _build_pooler(pooler or spec.kind, spec, encoder), device, max_length, spec.normalize)
+
+    def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        """Sentence vectors for token ids, exactly as ``SimCSEModule.embed`` computes them."""
+        out = self.encoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            output_hidden_states=self.pooler.needs_hidden_states,
+        )
+        return self.pooler(out.last_hidden_state, attention_mask, out.hidden_states)
+
+    def encode(
+        self,
+        sentences: str | Sequence[str],
+        batch_size: int = 128,
+        normalize: bool | None = None,
+        return_numpy: bool = False,
+    ) -> Tensor | np.ndarray:
+        """``[n, d]`` float32 vectors (``[d]`` for one string); ``normalize`` defaults to the model's own setting."""
+        single = isinstance(sentences, str)
+        vectors = encode(self.embed, self.tokenizer, [sentences] if single else list(sentences), batch_size, self.max_length, self.device)
+        if self.normalize if normalize is None else normalize:
+            vectors = F.normalize(vectors, dim=-1)
+        vectors = vectors[0] if single else vectors
+        return vectors.numpy() if return_numpy else vectors
+
+    def similarity(self, a: str | Sequence[str], b: str | Sequence[str], batch_size: int = 128) -> float | np.ndarray:
+        """Cosine similarity: a float for two strings, else a ``[len(a), len(b)]`` array."""
+        x = self.encode([a] if isinstance(a, str) else a, batch_size, normalize=True)
+        y = self.encode([b] if isinstance(b, str) else b, batch_size, normalize=True)
+        scores = (x @ y.T).numpy()
+        return float(scores[0, 0]) if isinstance(a, str) and isinstance(b, str) else scores
+
+    def build_index(self, corpus: Sequence[str], batch_size: int = 128) -> None:
+        """Encode ``corpus`` for ``search``: a faiss inner-product index when faiss is installed, else a tensor."""
+        self.corpus = list(corpus)
+        vectors = self.encode(self.corpus, batch_size, normalize=True)
+        try:
+            import faiss
+        except ImportError:
+            self._index = vectors
+            return
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(vectors.numpy())
+        self._index = index
+
+    def search(self, queries: str | Sequence[str], top_k: int = 5) -> list[Hit] | list[list[Hit]]:
+        """The ``top_k`` corpus sentences most cosine-similar to each query, best first."""
+        if self._index is None:
+            raise RuntimeError("call build_index(corpus) before search")
+        single = isinstance(queries, str)
+        q = self.encode([queries] if single else queries, normalize=True)
+        k = min(top_k, len(self.corpus))
+        if isinstance(self._index, Tensor):
+            scores, ids = (q @ self._index.T).topk(k, dim=-1)
+        else:
+            scores, ids = (torch.from_numpy(a) for a in self._index.search(q.numpy(), k))
+        hits = [
+            [Hit(int(i), self.corpus[int(i)], float(s)) for s, i in zip(row_s, row_i, strict=True)]
+            for row_s, row_i in zip(scores, ids, strict=True)
+        ]
+        return hits[0] if single else hits
+
+
+def _own_pooler(encoder: PreTrainedModel) -> nn.Module | None:
+    """BERT-style pooler layer (dense + tanh) of the encoder, if it has one."""
+    pooler = getattr(encoder, "pooler", None)
+    return pooler if isinstance(getattr(pooler, "dense", None), nn.Linear) else None
+
+
+def _build_pooler(kind: str, spec: PoolingSpec, encoder: PreTrainedModel) -> Pooler:
+    pooler = Pooler(kind, encoder.config.hidden_size, mlp_only_train=False)
+    if pooler.mlp is None:
+        return pooler
+    if spec.mlp is not None:
+        pooler.mlp.dense.load_state_dict(spec.mlp)
+    elif (own := _own_pooler(encoder)) is not None:
+        pooler.mlp.dense.load_state_dict(own.dense.state_dict())
+    else:
+        raise ModelLoadError("pooler 'cls' needs a trained MLP head and this model has none: use cls_before_pooler")
+    return pooler
+
+
+def _read_json(source: str, filename: str) -> Any:
+    """``filename`` of a local model folder or hub repo, or None when it has no such file."""
+    path = cached_file(source, filename, _raise_exceptions_for_missing_entries=False)
+    if path is None:
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _st_modules(source: str) -> list[dict[str, Any]]:
+    return _read_json(source, "modules.json") or []
+
+
+def _saved_pooling(source: str) -> PoolingSpec | None:
+    """The pooling recorded by our export (``simcse_pl.json``) or a sentence-transformers folder; None if neither."""
+    modules = _st_modules(source)
+    dense = [m for m in modules if m["type"].endswith("Dense")]
+    config = _read_json(source, CONFIG_NAME)
+    if config is not None:
+        mlp = _dense_weights(source, dense[0]["path"]) if config["mlp"] else None
+        return PoolingSpec(config["pooler"] if mlp is not None or config["pooler"] != "cls" else "cls_before_pooler", mlp)
+    if not modules:
+        return None
+    pooling = next((m for m in modules if m["type"].endswith("Pooling")), None)
+    mode = (_read_json(source, f"{pooling['path']}/config.json") if pooling else None) or {}
+    kinds = [ST_POOLING.get(k) for k, on in mode.items() if k.startswith("pooling_mode_") and on]
+    if len(kinds) != 1 or kinds[0] is None or len(dense) > 1:
+        raise ModelLoadError(f"{source}: sentence-transformers pooling {mode} is not one of simcse-pl's poolers")
+    normalize = any(m["type"].endswith("Normalize") for m in modules)
+    if dense:
+        if kinds[0] != "cls_before_pooler":
+            raise ModelLoadError(f"{source}: a Dense layer after mean pooling is not one of simcse-pl's poolers")
+        return PoolingSpec("cls", _dense_weights(source, dense[0]["path"]), normalize)
+    return PoolingSpec(kinds[0], None, normalize)
+
+
+def _dense_weights(source: str, folder: str) -> dict[str, Tensor]:
+    """A sentence-transformers Dense layer (our MLP head: linear + tanh) as ``nn.Linear`` weights."""
+    config = _read_json(source, f"{folder}/config.json")
+    if not config or not config.get("activation_function", "").endswith("Tanh"):
+        raise ModelLoadError(f"{source}/{folder}: only a tanh Dense layer (SimCSE's MLP head) is supported")
+    path = cached_file(source, f"{folder}/model.safetensors")
+    state = load_file(path)
+    return {"weight": state["linear.weight"], "bias": state["linear.bias"]}
+
+
+def _st_max_length(source: str) -> int | None:
+    """sentence-transformers' ``max_seq_length``, so a folder encodes as ``SentenceTransformer`` would."""
+    config = _read_json(source, "sentence_bert_config.json") if _st_modules(source) else None
+    return (config or {}).get("max_seq_length")
+
+
+def _max_length(tokenizer: PreTrainedTokenizerBase, encoder: PreTrainedModel) -> int:
+    """The tokenizer's limit, capped by the positions the encoder has (some tokenizers say "unlimited")."""
+    positions = getattr(encoder.config, "max_position_embeddings", None) or tokenizer.model_max_length
+    return min(tokenizer.model_max_length, positions)
+
+
+def _from_checkpoint(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, PoolingSpec]:
+    """Encoder, tokenizer and pooling of a ``SimCSEModule`` checkpoint (tensors only: ``weights_only``)."""
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"{path}: no such checkpoint")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model_cfg = state["hyper_parameters"]["model"]
+    encoder = load_encoder(**model_cfg)
+    weights = state["state_dict"]
+    encoder.load_state_dict({k.removeprefix("encoder."): v for k, v in weights.items() if k.startswith("encoder.")})
+    mlp = {k.removeprefix("pooler.mlp.dense."): v for k, v in weights.items() if k.startswith("pooler.mlp.dense.")}
+    keeps_mlp = model_cfg["pooler"] == "cls" and not model_cfg.get("mlp_only_train", False)
+    kind = model_cfg["pooler"] if keeps_mlp or model_cfg["pooler"] != "cls" else "cls_before_pooler"
+    return encoder, load_tokenizer(**model_cfg), PoolingSpec(kind, mlp if keeps_mlp else None)
