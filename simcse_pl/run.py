@@ -13,7 +13,7 @@ import hydra
 import lightning.pytorch as pl
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from simcse_pl.encoder import load_tokenizer
@@ -56,8 +56,10 @@ def _run(cfg: DictConfig) -> float | None:
     datamodule = instantiate(cfg.data, tokenizer=tokenizer)
     module = SimCSEModule(model=model_cfg, loss=loss, optim=OmegaConf.to_container(cfg.optim, resolve=True))
 
-    callbacks = _instantiate_all(cfg.get("callbacks"))
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=_instantiate_all(cfg.get("logger")) or False)
+    loggers = _instantiate_all(cfg.get("logger"))
+    # LearningRateMonitor refuses a Trainer without loggers (logger=none)
+    callbacks = [c for c in _instantiate_all(cfg.get("callbacks")) if loggers or not isinstance(c, LearningRateMonitor)]
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     record_run(cfg, out_dir, trainer.loggers)
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     metric = cfg.optimized_metric
