@@ -31,7 +31,7 @@ from simcse_pl.export import CONFIG_NAME
 from simcse_pl.pooling import Pooler
 
 # sentence-transformers pooling modes that one of our poolers reproduces
-ST_POOLING = {"pooling_mode_mean_tokens": "avg", "pooling_mode_cls_token": "cls_before_pooler"}
+ST_POOLING = {"mean": "avg", "cls": "cls_before_pooler"}
 
 
 class Hit(NamedTuple):
@@ -195,7 +195,7 @@ def _saved_pooling(source: str) -> PoolingSpec | None:
         return None
     pooling = next((m for m in modules if m["type"].endswith("Pooling")), None)
     mode = (_read_json(source, f"{pooling['path']}/config.json") if pooling else None) or {}
-    kinds = [ST_POOLING.get(k) for k, on in mode.items() if k.startswith("pooling_mode_") and on]
+    kinds = [ST_POOLING.get(m) for m in _st_pooling_modes(mode)]
     if len(kinds) != 1 or kinds[0] is None or len(dense) > 1:
         raise ModelLoadError(f"{source}: sentence-transformers pooling {mode} is not one of simcse-pl's poolers")
     normalize = any(m["type"].endswith("Normalize") for m in modules)
@@ -204,6 +204,15 @@ def _saved_pooling(source: str) -> PoolingSpec | None:
             raise ModelLoadError(f"{source}: a Dense layer after mean pooling is not one of simcse-pl's poolers")
         return PoolingSpec("cls", _dense_weights(source, dense[0]["path"]), normalize)
     return PoolingSpec(kinds[0], None, normalize)
+
+
+def _st_pooling_modes(config: dict[str, Any]) -> list[str]:
+    """Pooling modes of a Pooling config: ``pooling_mode`` (sentence-transformers ≥ 6) or the older flags."""
+    if "pooling_mode" in config:
+        mode = config["pooling_mode"]
+        return [mode] if isinstance(mode, str) else list(mode)
+    flags = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}
+    return [flags.get(k, k) for k, on in config.items() if k.startswith("pooling_mode_") and on]
 
 
 def _dense_weights(source: str, folder: str) -> dict[str, Tensor]:
