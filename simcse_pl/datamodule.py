@@ -138,6 +138,8 @@ class SimCSEDataModule(pl.LightningDataModule):
             batch_size=None,
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),
+            # workers persist across epochs: no restart each epoch; the stream shares its epoch with them
+            persistent_workers=self.num_workers > 0,
         )
 
     def _eval_loaders(self, tasks: list[STSTask]) -> list[DataLoader]:

@@ -16,10 +16,10 @@ NEGATIVES = ("cross_view", "all_views")
 
 
 def cosine_matrix(a: Tensor, b: Tensor) -> Tensor:
-    """Pairwise cosine similarity, computed in float32 so bf16/fp16 training keeps a precise softmax."""
-    a = F.normalize(a.float(), dim=-1)
-    b = F.normalize(b.float(), dim=-1)
-    return a @ b.T
+    """Pairwise cosine similarity, computed in float32 so bf16/fp16 training keeps a precise softmax (autocast
+    would run the matmul in half precision even on float32 inputs, so it is switched off here)."""
+    with torch.autocast(a.device.type, enabled=False):
+        return F.normalize(a.float(), dim=-1) @ F.normalize(b.float(), dim=-1).T
 
 
 class InfoNCE(nn.Module):
@@ -36,6 +36,10 @@ class InfoNCE(nn.Module):
     ``symmetric=True`` averages the loss of both directions (z1→z2 and z2→z1; hard negatives only
     enter the z1→z2 direction). ``hard_negative_weight`` is SimCSE's ``log α``: it is added to the logit of
     the anchor's own hard negative only (0 = unweighted). The loss is averaged over anchors.
+
+    ``gather`` and ``mini_batch_size`` do not change the formula, only the batch it sees; the module reads
+    them. ``gather``: under DDP the batch is every rank's sentences (simcse_pl/distributed.py).
+    ``mini_batch_size=K``: GradCache, the encoder's memory is that of K sentences (simcse_pl/gradcache.py).
     """
 
     def __init__(
@@ -44,6 +48,8 @@ class InfoNCE(nn.Module):
         negatives: str = "cross_view",
         symmetric: bool = False,
         hard_negative_weight: float = 0.0,
+        gather: bool = True,
+        mini_batch_size: int | None = None,
     ) -> None:
         super().__init__()
         if not tau > 0:
@@ -54,6 +60,10 @@ class InfoNCE(nn.Module):
         self.negatives = negatives
         self.symmetric = symmetric
         self.hard_negative_weight = float(hard_negative_weight)
+        if mini_batch_size is not None and mini_batch_size < 1:
+            raise ValueError(f"loss.mini_batch_size must be >= 1 or null (got {mini_batch_size})")
+        self.gather = gather
+        self.mini_batch_size = mini_batch_size
 
     def logits(self, z1: Tensor, z2: Tensor, z3: Tensor | None = None, anchor_rows: slice | None = None) -> Tensor:
         """Logits of anchors ``z1[anchor_rows]``: columns are z2 (N), then z3 (N) or z1 (N) if used."""

@@ -9,8 +9,10 @@ import torch
 from torch import Tensor, nn
 from transformers import get_linear_schedule_with_warmup
 
+from simcse_pl.distributed import gather_batch
 from simcse_pl.encoder import load_encoder
 from simcse_pl.evaluation import STSTask
+from simcse_pl.gradcache import cached_embed
 from simcse_pl.pooling import Pooler
 
 DEFAULT_OPTIM = {"lr": 3e-5, "weight_decay": 0.0, "betas": (0.9, 0.999), "eps": 1e-8, "warmup_ratio": 0.0}
@@ -25,6 +27,8 @@ class SimCSEModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["loss"])
         # from_pretrained returns eval mode and Lightning keeps submodule modes: dropout is the whole point here
         self.encoder = load_encoder(**model).train()
+        if model.get("compile"):
+            self.encoder.compile()  # in place: parameter names, so checkpoints and the export, are unchanged
         self.pooler = Pooler(model["pooler"], self.encoder.config.hidden_size, model.get("mlp_only_train", False))
         self.loss_fn = loss
         self.optim = {**DEFAULT_OPTIM, **(optim or {})}
@@ -50,14 +54,25 @@ class SimCSEModule(pl.LightningModule):
             for k, v in batch.items()
             if k in ("input_ids", "attention_mask", "token_type_ids")
         }
+        chunk = self.loss_fn.mini_batch_size
+        if chunk and torch.is_grad_enabled():  # GradCache: encoder memory of `chunk` sentences, same gradients
+            return cached_embed(self.embed, flat, chunk).view(ids.shape[0], views, -1)
         return self.embed(**flat).view(ids.shape[0], views, -1)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         z = self(batch)
-        z3 = z[:, 2] if z.shape[1] > 2 else None
-        loss = self.loss_fn(z[:, 0], z[:, 1], z3)
+        loss = self.contrastive_loss(z)
         self.log("train/loss", loss, prog_bar=True, batch_size=z.shape[0])
         return loss
+
+    def contrastive_loss(self, z: Tensor) -> Tensor:
+        """This rank's loss on ``[B, S', d]`` views; with ``loss.gather`` under DDP its anchors are scored
+        against every rank's sentences, the global batch the paper's negatives come from."""
+        rows, weight = None, 1.0
+        if self.loss_fn.gather and self.trainer.world_size > 1:
+            z, rows, weight = gather_batch(self, z)
+        z3 = z[:, 2] if z.shape[1] > 2 else None
+        return weight * self.loss_fn(z[:, 0], z[:, 1], z3, anchor_rows=rows)
 
     # evaluation: embed each task's distinct sentences, then let the task score them
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:

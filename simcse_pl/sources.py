@@ -213,6 +213,24 @@ class NLITriplets:
         return {**self.__dict__, "_file": None}  # open handles do not cross into worker processes
 
 
+class SharedInt:
+    """An int attribute kept in shared memory. The training loader's workers persist across epochs with a
+    copy of the dataset made when they started; through shared memory they still read the epoch and resume
+    position the main process set since (``set_epoch``, ``start_step``), not the ones they started with."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_shared_{name}"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self if obj is None else int(obj.__dict__[self.slot])
+
+    def __set__(self, obj: Any, value: int) -> None:
+        if self.slot in obj.__dict__:
+            obj.__dict__[self.slot].fill_(int(value))
+        else:
+            obj.__dict__[self.slot] = torch.tensor(int(value), dtype=torch.int64).share_memory_()
+
+
 class ShardedBatches(IterableDataset):
     """Batches of an indexed source for one DDP rank; dataloader workers take turns by step.
 
@@ -222,6 +240,9 @@ class ShardedBatches(IterableDataset):
     item is seen exactly once per epoch. A last step with fewer than ``B·W`` items is dropped when
     ``drop_last`` (counted), otherwise split evenly across ranks.
     """
+
+    epoch = SharedInt()
+    start_step = SharedInt()
 
     def __init__(
         self,
@@ -326,6 +347,8 @@ class HFText:
 
 class StreamedBatches(IterableDataset):
     """Batches of an ``HFText`` stream for one rank; ``datasets`` splits the stream's shards over workers."""
+
+    epoch = SharedInt()
 
     def __init__(
         self,
