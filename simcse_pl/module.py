@@ -93,12 +93,24 @@ class SimCSEModule(pl.LightningModule):
         self._log_tasks("test", self.trainer.datamodule.test_tasks)
 
     def _log_tasks(self, stage: str, tasks: list[STSTask]) -> None:
+        """``<stage>/<task>_spearman`` / ``_pearson`` (×100), ``<stage>/avg_*`` over several tasks (SimCSE's dev
+        metric averages STS-B and SICK-R), and in validation STS-B's ``_align`` / ``_uniform`` (the paper's
+        analysis follows them over training)."""
+        per_task = []
         for i, task in enumerate(tasks):
             index = torch.cat([ix for ix, _ in self._eval_outputs[i]])
             emb = torch.cat([e for _, e in self._eval_outputs[i]])
             ordered = torch.empty_like(emb).index_copy_(0, index.to(emb.device), emb)
-            for metric, value in task.evaluate(ordered).items():
+            metrics = task.evaluate(ordered)
+            per_task.append(metrics)
+            if stage == "val" and task.name == "stsb":
+                metrics = {**metrics, **task.align_uniform(ordered)}
+            for metric, value in metrics.items():
                 self.log(f"{stage}/{task.name}_{metric}", value, add_dataloader_idx=False, sync_dist=False)
+        if len(per_task) > 1:
+            for metric in ("spearman", "pearson"):
+                value = sum(m[metric] for m in per_task) / len(per_task)
+                self.log(f"{stage}/avg_{metric}", value, add_dataloader_idx=False, sync_dist=False)
         self._eval_outputs.clear()
 
     def configure_optimizers(self) -> dict[str, Any]:

@@ -1,0 +1,116 @@
+"""simcse-eval / simcse-encode end to end, and the acceptance check that a run's own results.json and
+simcse-eval on its exported model (and its checkpoint) give the same numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sts_fixtures import WORDS, write_senteval_root
+
+from simcse_pl.cli import encode_main, eval_main
+from simcse_pl.inference import SimCSE
+
+REPO = Path(__file__).resolve().parents[2]
+SEVEN = ["sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr"]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("senteval_data")
+    write_senteval_root(root, pairs_per_file=12)
+    rng = random.Random(0)
+    (root / "wiki").mkdir()
+    lines = [" ".join(rng.choices(WORDS, k=rng.randint(4, 14))) for _ in range(64)]
+    (root / "wiki" / "wiki.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A quickstart-style run on a tiny BERT: 2 steps, validation (STS-B + SICK-R dev), the 7-task test.
+    Mean pooling: a random BERT's [CLS] vectors agree to 1e-5 in cosine, below float32 noise."""
+    out = tmp_path_factory.mktemp("run")
+    args = [
+        sys.executable, str(REPO / "train.py"),
+        "model=tiny", "model.pooler=avg", "trainer=cpu", "logger=none", "data.num_workers=0", "data.batch_size=16",
+        "trainer.max_steps=2", "trainer.val_check_interval=2",
+        f"paths.data_dir={data_root}", f"data.source.path={data_root}/wiki/wiki.txt",
+        "data.val_tasks=[stsb,sickr]", f"data.test_tasks=[{','.join(SEVEN)}]", f"hydra.run.dir={out}",
+    ]
+    done = subprocess.run(args, cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def simcse_eval(out: Path, *argv: str) -> dict:
+    assert eval_main([*argv, "--output", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_results_json_and_simcse_eval_agree(run_dir: Path, data_root: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture):
+    results = json.loads((run_dir / "results.json").read_text())
+    test = results["test"]
+    evaluated = {"export": simcse_eval(tmp_path / "export.json", results["export_dir"], "--data-dir", str(data_root))}
+    assert results["best"]["checkpoint"]  # the weights the run tested: its best checkpoint's
+    evaluated["checkpoint"] = simcse_eval(tmp_path / "ckpt.json", results["best"]["checkpoint"], "--data-dir",
+                                          str(data_root))
+    for record in evaluated.values():
+        assert list(record["tasks"]) == SEVEN
+        for name in SEVEN:
+            for metric in ("spearman", "pearson"):
+                assert record["tasks"][name][metric] == pytest.approx(test[f"test/{name}_{metric}"], abs=1e-3)
+        assert record["avg"]["spearman"] == pytest.approx(test["test/avg_spearman"], abs=1e-3)
+    header = capsys.readouterr().out.splitlines()[0]
+    assert [c.strip() for c in header.split("|")[2:-1]] == \
+        ["STS12", "STS13", "STS14", "STS15", "STS16", "STS-B", "SICK-R", "Avg."]
+
+
+def test_dev_split_matches_the_runs_validation(run_dir: Path, data_root: Path, tmp_path: Path):
+    """Default dev tasks are SimCSE's (STS-B, SICK-R); align/uniform equal what validation logged."""
+    final = json.loads((run_dir / "results.json").read_text())["final"]
+    record = simcse_eval(tmp_path / "dev.json", str(run_dir / "model"), "--data-dir", str(data_root), "--split", "dev",
+                         "--metrics", "sts", "align_uniform")
+    assert record["split"] == "dev" and list(record["tasks"]) == ["stsb", "sickr"]
+    for name in ("stsb", "sickr"):
+        assert record["tasks"][name]["spearman"] == pytest.approx(final[f"val/{name}_spearman"], abs=1e-3)
+    for metric in ("align", "uniform"):
+        assert record["tasks"]["stsb"][metric] == pytest.approx(final[f"val/stsb_{metric}"], abs=1e-4)
+    assert record["avg"]["spearman"] == pytest.approx(final["val/avg_spearman"], abs=1e-3)
+
+
+def test_missing_task_file_fails_naming_it(run_dir: Path, data_root: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture):
+    shutil.copytree(data_root, tmp_path / "data")
+    (tmp_path / "data" / "STS15-en-test" / "STS.gs.belief.txt").unlink()
+    assert eval_main([str(run_dir / "model"), "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path}/data/STS15-en-test/STS.gs.belief.txt: no such file" in err
+
+
+def test_simcse_encode_writes_one_row_per_line(run_dir: Path, tmp_path: Path):
+    lines = ["a man plays the guitar", "", "the cat sleeps", "dogs run"]
+    (tmp_path / "in.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert encode_main([str(run_dir / "model"), str(tmp_path / "in.txt"), "--output", str(tmp_path / "v.npy"),
+                        "--normalize", "--batch-size", "2"]) == 0
+    vectors = np.load(tmp_path / "v.npy")
+    expected = SimCSE.from_pretrained(run_dir / "model", device="cpu").encode(lines, normalize=True)
+    assert vectors.shape == (4, 32) and vectors.dtype == np.float32
+    torch.testing.assert_close(torch.from_numpy(vectors), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_console_scripts_are_installed():
+    for script in ("simcse-eval", "simcse-encode"):
+        done = subprocess.run([str(Path(sys.executable).parent / script), "--help"], capture_output=True, text=True)
+        assert done.returncode == 0 and "--pooler" in done.stdout
