@@ -59,6 +59,7 @@ class SimCSE:
         device: str | torch.device | None = None,
         max_length: int | None = None,
         normalize: bool = False,
+        precision: str = "auto",
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.encoder = encoder.eval().to(self.device)
@@ -66,6 +67,7 @@ class SimCSE:
         self.tokenizer = tokenizer
         self.max_length = max_length or _max_length(tokenizer, encoder)
         self.normalize = normalize
+        self.precision = precision  # see evaluation.PRECISIONS: "auto" is fp32 on CPUs, bf16/fp16 on GPUs
         self.corpus: list[str] = []
         self._index: Any = None
 
@@ -76,6 +78,7 @@ class SimCSE:
         pooler: str | None = None,
         device: str | torch.device | None = None,
         max_length: int | None = None,
+        precision: str = "auto",
     ) -> SimCSE:
         """Load a model; ``pooler`` overrides the one it was saved with."""
         path_or_id = str(path_or_id)
@@ -86,7 +89,8 @@ class SimCSE:
             encoder, tokenizer = load_encoder(path_or_id), load_tokenizer(path_or_id)
             spec = _saved_pooling(source) or PoolingSpec("cls" if _own_pooler(encoder) else "cls_before_pooler")
             max_length = max_length or _st_max_length(source)
-        return cls(encoder, tokenizer, _build_pooler(pooler or spec.kind, spec, encoder), device, max_length, spec.normalize)
+        pooling = _build_pooler(pooler or spec.kind, spec, encoder)
+        return cls(encoder, tokenizer, pooling, device, max_length, spec.normalize, precision)
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
         """Sentence vectors for token ids, exactly as ``SimCSEModule.embed`` computes them."""
@@ -107,7 +111,8 @@ class SimCSE:
     ) -> Tensor | np.ndarray:
         """``[n, d]`` float32 vectors (``[d]`` for one string); ``normalize`` defaults to the model's own setting."""
         single = isinstance(sentences, str)
-        vectors = encode(self.embed, self.tokenizer, [sentences] if single else list(sentences), batch_size, self.max_length, self.device)
+        batch = [sentences] if single else list(sentences)
+        vectors = encode(self.embed, self.tokenizer, batch, batch_size, self.max_length, self.device, self.precision)
         if self.normalize if normalize is None else normalize:
             vectors = F.normalize(vectors, dim=-1)
         vectors = vectors[0] if single else vectors

@@ -232,3 +232,14 @@ def test_unloadable_dataset_id_is_a_data_error(tmp_path, monkeypatch):
     _write_hf_dir(tmp_path / "only-test", {"test": [{"sentence1": "a", "sentence2": "b", "score": 1.0}]})
     with pytest.raises(DataError, match=r"only-test \(split 'validation'\): cannot load it"):
         load_task(str(tmp_path / "only-test"), "unused", "dev")
+
+
+def test_precision_bf16_autocast_is_close_and_unknown_precision_is_refused(tiny_model):
+    embed, tokenizer = tiny_model
+    sentences = ["a man plays the guitar", "the cat sleeps", "dogs run in the big park"]
+    fp32 = encode(embed, tokenizer, sentences, precision="fp32")
+    bf16 = encode(embed, tokenizer, sentences, precision="bf16")
+    assert bf16.dtype == torch.float32 and not torch.equal(bf16, fp32)
+    torch.testing.assert_close(bf16, fp32, atol=0.05, rtol=0.05)
+    with pytest.raises(ValueError, match="precision='fp8'"):
+        encode(embed, tokenizer, sentences, precision="fp8")
