@@ -13,6 +13,7 @@ from simcse_pl.distributed import gather_batch
 from simcse_pl.encoder import load_encoder
 from simcse_pl.evaluation import STSTask
 from simcse_pl.gradcache import cached_embed
+from simcse_pl.mlm import build_masked_lm
 from simcse_pl.pooling import Pooler
 
 DEFAULT_OPTIM = {"lr": 3e-5, "weight_decay": 0.0, "betas": (0.9, 0.999), "eps": 1e-8, "warmup_ratio": 0.0}
@@ -30,6 +31,7 @@ class SimCSEModule(pl.LightningModule):
         if model.get("compile"):
             self.encoder.compile()  # in place: parameter names, so checkpoints and the export, are unchanged
         self.pooler = Pooler(model["pooler"], self.encoder.config.hidden_size, model.get("mlp_only_train", False))
+        self.mlm = build_masked_lm(self.encoder, model)  # the paper's optional auxiliary MLM (model.mlm_weight)
         self.loss_fn = loss
         self.optim = {**DEFAULT_OPTIM, **(optim or {})}
         self._eval_outputs: dict[int, list[tuple[Tensor, Tensor]]] = {}
@@ -62,6 +64,8 @@ class SimCSEModule(pl.LightningModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         z = self(batch)
         loss = self.contrastive_loss(z)
+        if self.mlm is not None:
+            loss = loss + self.mlm.weight * self._mlm_loss(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=z.shape[0])
         return loss
 
@@ -73,6 +77,14 @@ class SimCSEModule(pl.LightningModule):
             z, rows, weight = gather_batch(self, z)
         z3 = z[:, 2] if z.shape[1] > 2 else None
         return weight * self.loss_fn(z[:, 0], z[:, 1], z3, anchor_rows=rows)
+
+    def _mlm_loss(self, batch: dict[str, Tensor]) -> Tensor:
+        """The auxiliary MLM loss on every sentence of the ``[B, S, L]`` batch (masked once each)."""
+        assert self.mlm is not None
+        flat = {k: v.reshape(-1, v.shape[-1]) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        mlm_loss = self.mlm(self.encoder, **flat)
+        self.log("train/mlm_loss", mlm_loss, batch_size=batch["input_ids"].shape[0])
+        return mlm_loss
 
     # evaluation: embed each task's distinct sentences, then let the task score them
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:

@@ -1,0 +1,70 @@
+"""The paper presets (conf/experiment/{unsup,sup}_*.yaml) compose and carry the SimCSE paper's hyperparameters.
+
+PAPER is Table A.1 of the SimCSE paper (= the official README's hyperparameter table): batch size and
+learning rate per setting, 1 epoch unsupervised / 3 supervised, max length 32, τ 0.05, [CLS] with the MLP
+head (training only when unsupervised); and the average STS each released model reports.
+"""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+# preset: (model, batch, lr, epochs, reported avg STS)
+PAPER = {
+    "unsup_bert_base": ("bert-base-uncased", 64, 3e-5, 1, "76.25"),
+    "unsup_bert_large": ("bert-large-uncased", 64, 1e-5, 1, "78.41"),
+    "unsup_roberta_base": ("roberta-base", 512, 1e-5, 1, "76.57"),
+    "unsup_roberta_large": ("roberta-large", 512, 3e-5, 1, "78.90"),
+    "sup_bert_base": ("bert-base-uncased", 512, 5e-5, 3, "81.57"),
+    "sup_bert_large": ("bert-large-uncased", 512, 1e-5, 3, "82.21"),
+    "sup_roberta_base": ("roberta-base", 512, 5e-5, 3, "82.52"),
+    "sup_roberta_large": ("roberta-large", 512, 1e-5, 3, "83.76"),
+}
+
+
+def composed(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("preset", sorted(PAPER))
+def test_preset_matches_the_paper(preset):
+    model, batch, lr, epochs, sts_avg = PAPER[preset]
+    supervised = preset.startswith("sup_")
+    cfg = composed(f"experiment={preset}")
+    assert cfg.model.name_or_path == model
+    assert (cfg.data.batch_size, cfg.optim.lr, cfg.trainer.max_epochs) == (batch, lr, epochs)
+    assert (cfg.data.max_len, cfg.loss.tau, cfg.model.pooler) == (32, 0.05, "cls")
+    assert cfg.model.mlp_only_train is not supervised
+    if supervised:
+        assert cfg.data.source._target_ == "simcse_pl.sources.NLITriplets"
+        assert cfg.data.source.path.endswith("nli/nli_for_simcse.csv")
+        assert cfg.loss.hard_negative_weight == 0.0  # log α, α = 1
+    else:
+        assert cfg.data.source._target_ == "simcse_pl.sources.TextLines"
+        assert cfg.data.source.path.endswith("wiki/wiki1m_for_simcse.txt")
+    assert f"avg STS {sts_avg}" in (CONF / "experiment" / f"{preset}.yaml").read_text()
+
+
+def test_every_paper_preset_is_in_the_table():
+    files = {p.stem for p in (CONF / "experiment").glob("*sup_*.yaml")} - {"quickstart_sup"}
+    assert files == set(PAPER)
+
+
+def test_supervised_is_a_config_choice():
+    cfg = composed("data=nli", "loss=infonce_hard_negatives")
+    assert cfg.data.source._target_ == "simcse_pl.sources.NLITriplets"
+    assert cfg.data.source.on_bad_row == "error"
+    assert cfg.loss.hard_negative_weight == 0.0
+
+
+def test_quickstart_sup_is_the_papers_supervised_recipe_on_minilm():
+    cfg = composed("experiment=quickstart_sup")
+    assert cfg.model.name_or_path == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (cfg.model.pooler, cfg.model.mlp_only_train) == ("cls", False)
+    assert cfg.data.source.path.endswith("nli/snli_dev_triplets.csv")
+    assert (cfg.data.batch_size, cfg.optim.lr, cfg.loss.tau, cfg.trainer.max_epochs) == (64, 3e-5, 0.05, 1)
+    assert cfg.trainer.accelerator == "cpu"
