@@ -3,12 +3,14 @@
 import hydra
 from omegaconf import DictConfig
 
+from simcse_pl.errors import user_errors_reported
 from simcse_pl.run import run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    return run(cfg)
+    with user_errors_reported():
+        return run(cfg)
 
 
 if __name__ == "__main__":

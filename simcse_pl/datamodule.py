@@ -14,9 +14,11 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
-from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+from transformers.tokenization_utils_base import BatchEncoding, PreTrainedTokenizerBase
 
+from simcse_pl.checkpointing import ResumableLoader
 from simcse_pl.evaluation import STSTask, load_task
+from simcse_pl.guards import TRUNCATED_KEY
 from simcse_pl.sources import HFText, ShardedBatches, StreamedBatches
 
 log = logging.getLogger(__name__)
@@ -29,11 +31,18 @@ class Collator:
         self.tokenizer = tokenizer
         self.max_len = max_len
 
-    def __call__(self, examples: list[tuple[str, ...]]) -> dict[str, torch.Tensor]:
+    def __call__(self, examples: list[tuple[str, ...]]) -> dict[str, Any]:
         per_example = len(examples[0])
         flat = [s for example in examples for s in example]
         encoded = self.tokenizer(flat, padding=True, truncation=True, max_length=self.max_len, return_tensors="pt")
-        return {k: v.view(len(examples), per_example, -1) for k, v in encoded.items()}
+        batch: dict[str, Any] = {k: v.view(len(examples), per_example, -1) for k, v in encoded.items()}
+        return {**batch, TRUNCATED_KEY: self._truncated(encoded, flat)}
+
+    def _truncated(self, encoded: BatchEncoding, flat: list[str]) -> int:
+        """How many sentences were cut at max_len (fast tokenizers keep the cut-off part as ``overflowing``)."""
+        if encoded.encodings is not None:
+            return sum(1 for e in encoded.encodings if e.overflowing)
+        return sum(len(ids) > self.max_len for ids in self.tokenizer(flat, truncation=False)["input_ids"])
 
 
 class SentenceSet(Dataset):
@@ -68,7 +77,7 @@ class SimCSEDataModule(pl.LightningDataModule):
     def __init__(
         self,
         source: Any,
-        tokenizer: PreTrainedTokenizerBase,
+        tokenizer: PreTrainedTokenizerBase | None,
         batch_size: int = 64,
         max_len: int = 32,
         max_samples: int | None = None,
@@ -133,14 +142,15 @@ class SimCSEDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "call setup('fit') first"
-        return DataLoader(
-            self.train_set,
-            batch_size=None,
-            num_workers=self.num_workers,
-            pin_memory=torch.cuda.is_available(),
-            # workers persist across epochs: no restart each epoch; the stream shares its epoch with them
-            persistent_workers=self.num_workers > 0,
-        )
+        # workers persist across epochs: no restart each epoch; the stream shares its epoch with them
+        options = {
+            "num_workers": self.num_workers,
+            "pin_memory": torch.cuda.is_available(),
+            "persistent_workers": self.num_workers > 0,
+        }
+        if isinstance(self.train_set, ShardedBatches):  # its position goes into checkpoints
+            return ResumableLoader(self.train_set, **options)
+        return DataLoader(self.train_set, batch_size=None, **options)
 
     def _eval_loaders(self, tasks: list[STSTask]) -> list[DataLoader]:
         collate = EvalCollator(self.tokenizer, self.eval_max_len)

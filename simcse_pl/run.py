@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from simcse_pl.encoder import load_tokenizer
+from simcse_pl.errors import user_errors_reported
 from simcse_pl.export import export_model
 from simcse_pl.loggers import finish_wandb, log_exported_model, log_test_table
 from simcse_pl.module import SimCSEModule
@@ -52,8 +53,8 @@ def _run(cfg: DictConfig) -> float | None:
     # cheap checks first: a bad loss / data setting fails before any model is loaded
     loss = instantiate(cfg.loss)
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    tokenizer = load_tokenizer(**model_cfg)
-    datamodule = instantiate(cfg.data, tokenizer=tokenizer)
+    datamodule = instantiate(cfg.data, tokenizer=None)  # checks batch size / max_len; tokenizer set below
+    datamodule.tokenizer = tokenizer = load_tokenizer(**model_cfg)
     module = SimCSEModule(model=model_cfg, loss=loss, optim=OmegaConf.to_container(cfg.optim, resolve=True))
 
     loggers = _instantiate_all(cfg.get("logger"))
@@ -61,7 +62,7 @@ def _run(cfg: DictConfig) -> float | None:
     callbacks = [c for c in _instantiate_all(cfg.get("callbacks")) if loggers or not isinstance(c, LearningRateMonitor)]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     record_run(cfg, out_dir, trainer.loggers)
-    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     metric = cfg.optimized_metric
     results: dict[str, Any] = {"run_dir": out_dir, "metric": metric}
 
@@ -118,4 +119,5 @@ def _select_best(
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Console script ``simcse-train`` (same as ``python train.py``)."""
-    return run(cfg)
+    with user_errors_reported():
+        return run(cfg)

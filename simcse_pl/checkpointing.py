@@ -1,0 +1,157 @@
+"""Exact resume: what a checkpoint needs beyond Lightning's own state, and how it reaches the disk.
+
+Lightning saves and restores weights, optimizer, LR scheduler and loop counters. For a run killed at any
+moment to end with the same weights as an uninterrupted one, three more things are needed:
+
+- ``ResumeCheckpoint``: ``last.ckpt`` every N steps (not only per epoch) and when training stops.
+- ``AtomicCheckpointIO``: a kill during a save must leave the previous file intact, never half a file.
+- ``ResumableLoader``: the position in the training data (epoch, steps taken) goes into the checkpoint, so a
+  run resumed mid-epoch continues with the next unseen batch instead of replaying the epoch.
+- ``ExactResume``: dropout masks are the training signal in SimCSE, so the RNG streams go into the
+  checkpoint too; and the loader's position is restored even when Lightning would skip it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch.utils.data import DataLoader
+
+from simcse_pl.sources import ShardedBatches
+
+
+class ResumeCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` every ``every_n_train_steps`` steps and once more when training stops (max_steps or the
+    last epoch), so the newest state is always the one ``ckpt_path=last`` resumes from."""
+
+    def __init__(self, dirpath: str, every_n_train_steps: int) -> None:
+        super().__init__(dirpath=dirpath, every_n_train_steps=every_n_train_steps, save_top_k=0, save_last=True)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Saves to ``<path>.partial``, syncs it to disk, then renames it over ``path`` (atomic on POSIX), so
+    ``last.ckpt`` is always a whole checkpoint. Loads with ``weights_only=True`` unless a caller asks
+    otherwise: a checkpoint is data, and unpickling arbitrary objects from a file can run code."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if "://" in str(path):  # object stores: fsspec's transaction is their atomic write
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")  # not *.ckpt: never taken for a checkpoint
+        self._write(checkpoint, partial)
+        os.replace(partial, target)
+        _fsync_dir(target.parent)
+
+    def _write(self, checkpoint: dict[str, Any], partial: Path) -> None:
+        with open(partial, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def load_checkpoint(
+        self, path: Any, map_location: Callable | None = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return super().load_checkpoint(path, map_location, weights_only=True if weights_only is None else weights_only)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (a power cut right after it must not bring back the old file)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ExactResume(Callback):
+    """What Lightning's restore leaves out: the RNG streams, and (in one case) the data position.
+
+    RNG: the global states (torch, CUDA, numpy, Python) are taken after every training batch and put back
+    before the next one. Whatever runs between two steps (validation, the next epoch's dataloader, a save)
+    thus draws from a side stream, and a resumed run, which skips that work, sees the same dropout masks as
+    the run it continues. The states taken after the last batch are what the checkpoint holds.
+
+    Data position: Lightning hands the saved state to the train loader only if it builds the loader after
+    restoring the checkpoint, but ``configure_optimizers`` builds it earlier (``estimated_stepping_batches``
+    for the LR schedule); and it skips ``on_train_epoch_start`` when it restarts inside an epoch, where the
+    stream learns its epoch. Both are done here when training starts.
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[str, Any] | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        trainer.fit_loop._load_combined_loader_states()  # no-op unless resuming with a state still pending
+        dataset = getattr(trainer.train_dataloader, "dataset", None)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(trainer.current_epoch)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if self._states is not None:
+            _set_rng_states(self._states)
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self._states = _collect_rng_states()
+
+    def state_dict(self) -> dict[str, Any]:
+        if self._states is None:
+            return {}
+        # numpy's state holds an ndarray, which weights_only loading refuses: store it as a tensor
+        kind, keys, pos, has_gauss, gauss = self._states["numpy"]
+        return {**self._states, "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if not state_dict:
+            return
+        kind, keys, pos, has_gauss, gauss = state_dict["numpy"]
+        self._states = {**state_dict, "numpy": (kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss)}
+
+
+class ResumableLoader(DataLoader):
+    """The training loader of a ``ShardedBatches`` stream; its state is (epoch, steps taken this epoch).
+
+    Lightning stores ``state_dict()`` of a train loader that has one in each checkpoint and calls
+    ``load_state_dict()`` before iterating again; the stream then skips the steps already trained without
+    reading them. Steps are counted as training takes them from this loader, not as workers produce them
+    (workers run ahead by ``prefetch_factor`` batches).
+    """
+
+    dataset: ShardedBatches
+
+    def __init__(self, dataset: ShardedBatches, **kwargs: Any) -> None:
+        super().__init__(dataset, batch_size=None, **kwargs)
+        self._epoch = dataset.epoch
+        self._steps = 0
+        self._resuming = False
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self._epoch, "steps": self._steps}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """The saved steps are skipped if the stream is (still) in the saved epoch when iterated."""
+        self._epoch, self._steps, self._resuming = int(state_dict["epoch"]), int(state_dict["steps"]), True
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        resume = self._resuming and self.dataset.epoch == self._epoch
+        self.dataset.start_step = self._steps if resume else 0
+        self._epoch, self._steps, self._resuming = self.dataset.epoch, self.dataset.start_step, False
+        for batch in super().__iter__():
+            self._steps += 1
+            yield batch

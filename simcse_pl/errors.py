@@ -1,0 +1,57 @@
+"""The one-line report ``train.py`` gives for errors the user fixes in their input or config.
+
+A bad data line, a missing model or an out-of-range setting is not a bug in the code, and a stack trace
+hides the one line that matters. These are ``DataError``, ``ModelLoadError``, ``NonFiniteLossError`` and
+any ``ValueError`` raised by simcse-pl's own checks (they name the config key); errors from elsewhere keep
+their trace, and ``HYDRA_FULL_ERROR=1`` shows it for all.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hydra.errors import InstantiationException
+
+from simcse_pl.encoder import ModelLoadError
+from simcse_pl.guards import NonFiniteLossError
+from simcse_pl.sources import DataError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+USER_ERRORS = (DataError, ModelLoadError, NonFiniteLossError)
+
+
+def user_error(exc: BaseException) -> BaseException | None:
+    """The error to report in one line, or None when ``exc`` looks like a bug (it keeps its trace)."""
+    while isinstance(exc, InstantiationException) and exc.__cause__ is not None:
+        exc = exc.__cause__  # hydra.utils.instantiate wraps what a constructor raised
+    if isinstance(exc, USER_ERRORS):
+        return exc
+    if isinstance(exc, ValueError) and _raised_in_package(exc):
+        return exc
+    return None
+
+
+def _raised_in_package(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return Path(tb.tb_frame.f_code.co_filename).resolve().parent == PACKAGE_DIR
+
+
+@contextmanager
+def user_errors_reported() -> Iterator[None]:
+    """Around a Hydra task: a user error prints ``error: <message>`` on stderr and exits with status 2."""
+    try:
+        yield
+    except Exception as exc:
+        reported = user_error(exc)
+        if reported is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {reported}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,60 @@
+"""Test-only fault injection for train.py subprocesses, added with Hydra overrides (``+callbacks.x._target_=...``,
+``trainer.plugins=[...]``): a run freezes at a chosen moment and announces it in a marker file, and the test
+then kills it with SIGKILL, as a preempted node would be."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Callback
+
+from simcse_pl.checkpointing import AtomicCheckpointIO
+
+
+def freeze(marker: str) -> None:
+    Path(marker).write_text("frozen")
+    time.sleep(600)
+
+
+class FreezeAtStep(Callback):
+    """Freezes before training step ``step`` (the checkpoints of earlier steps are written by then)."""
+
+    def __init__(self, step: int, marker: str) -> None:
+        self.step = step
+        self.marker = marker
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            freeze(self.marker)
+
+
+class RecordSteps(Callback):
+    """Appends each training step this process runs to ``path`` (shows where a resumed run started)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        with open(self.path, "a") as f:
+            f.write(f"{trainer.global_step}\n")
+
+
+class FreezeMidSave(AtomicCheckpointIO):
+    """On save number ``save`` (1-based), writes half of the temporary file and freezes before the rename."""
+
+    def __init__(self, save: int, marker: str) -> None:
+        super().__init__()
+        self.save = save
+        self.marker = marker
+        self.saves = 0
+
+    def _write(self, checkpoint: dict[str, Any], partial: Path) -> None:
+        self.saves += 1
+        super()._write(checkpoint, partial)
+        if self.saves == self.save:
+            data = partial.read_bytes()
+            partial.write_bytes(data[: len(data) // 2])
+            freeze(self.marker)
