@@ -344,6 +344,55 @@ class HFText:
         ds.set_epoch(epoch)
         return ds
 
+    def example(self, row: dict[str, Any]) -> tuple[str, ...] | None:
+        """``(text,)`` of a streamed row; None for a blank one (skipped and counted by the batcher)."""
+        if self.column not in row:
+            raise DataError(f"{self.path}: no column {self.column!r} (data.source.column)")
+        text = (row[self.column] or "").strip()
+        return (text,) if text else None
+
+
+class HFNLI(HFText):
+    """NLI triplets (or pairs) streamed from a Hugging Face dataset: the hub's ``princeton-nlp/datasets-for-simcse``
+    with ``data_files=nli_for_simcse.csv``, or builder ``csv`` with local files. ``columns`` as ``NLITriplets``
+    (default: sent0, sent1, and hard_neg when the rows have it). A stream has no line numbers, so a bad row is
+    named by its fields; for local files ``NLITriplets`` names the line."""
+
+    def __init__(
+        self,
+        path: str,
+        data_files: str | list[str] | None = None,
+        split: str = "train",
+        columns: Sequence[str] | None = None,
+        on_bad_row: str = "error",
+        shuffle_buffer: int = 10_000,
+    ) -> None:
+        if on_bad_row not in BAD_ROW_POLICIES:
+            raise DataError(f"data.source.on_bad_row={on_bad_row!r} is not one of {', '.join(BAD_ROW_POLICIES)}")
+        super().__init__(path, data_files, split, "sent0", shuffle_buffer)
+        self.columns = tuple(columns) if columns else None
+        self.on_bad_row = on_bad_row
+        self.skipped_rows = 0
+
+    def example(self, row: dict[str, Any]) -> tuple[str, ...] | None:
+        """The row's sentences in ``columns`` order; None for a bad row under ``on_bad_row=skip``."""
+        columns = self.columns or (("sent0", "sent1", "hard_neg") if "hard_neg" in row else ("sent0", "sent1"))
+        missing = [c for c in columns if c not in row]
+        if missing:
+            raise DataError(f"{self.path}: no column {', '.join(map(repr, missing))} in {sorted(row)} (data.source.columns)")
+        fields = tuple(row[c].strip() if isinstance(row[c], str) else "" for c in columns)
+        empty = [c for c, field in zip(columns, fields) if not field]
+        if not empty:
+            return fields
+        if self.on_bad_row == "error":
+            raise DataError(
+                f"{self.path}: empty {', '.join(empty)} in row {row!r}; fix the row, or set "
+                "data.source.on_bad_row=skip to drop such rows with a count"
+            )
+        self.skipped_rows += 1
+        log.warning("%s: skipped a row with empty %s (%d so far in this process)", self.path, ", ".join(empty), self.skipped_rows)
+        return None
+
 
 class StreamedBatches(IterableDataset):
     """Batches of an ``HFText`` stream for one rank; ``datasets`` splits the stream's shards over workers."""
@@ -377,13 +426,11 @@ class StreamedBatches(IterableDataset):
         stream = self.source.stream(self.rank, self.world_size, self.seed, self.epoch, self.max_samples)
         batch: list[tuple[str, ...]] = []
         for row in stream:
-            if self.source.column not in row:
-                raise DataError(f"{self.source.path}: no column {self.source.column!r} (data.source.column)")
-            text = (row[self.source.column] or "").strip()
-            if not text:
+            example = self.source.example(row)
+            if example is None:
                 self.blank_lines += 1
                 continue
-            batch.append((text,))
+            batch.append(example)
             if len(batch) == self.batch_size:
                 yield self.collate(batch)
                 batch = []

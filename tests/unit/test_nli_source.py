@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simcse_pl.sources import DataError, NLITriplets, ShardedBatches
+from simcse_pl.sources import DataError, HFNLI, NLITriplets, ShardedBatches, StreamedBatches
 
 HEAD72 = Path(__file__).resolve().parents[3] / "shared" / "data" / "nli" / "nli_for_simcse_head72.csv"
 
@@ -133,3 +133,14 @@ def test_reads_simcse_head72_sample():
     source = load(HEAD72)
     assert len(source) == 72 and source.columns == ("sent0", "sent1", "hard_neg")
     assert all(len(source[i]) == 3 and all(source[i]) for i in range(72))
+
+
+def test_streamed_nli_from_a_local_csv_with_datasets(tmp_path):
+    path = write(tmp_path, 'sent0,sent1,hard_neg\na,"b, c",d\n"e\nf",g,h\ni,,k\n', "\r\n")
+    with pytest.raises(DataError, match="empty sent1 in row"):
+        [batch for batch in StreamedBatches(HFNLI("csv", data_files=str(path), shuffle_buffer=1), 2, list)]
+    stream = StreamedBatches(HFNLI("csv", data_files=str(path), on_bad_row="skip", shuffle_buffer=1), 2, list)
+    assert [example for batch in stream for example in batch] == [("a", "b, c", "d"), ("e\r\nf", "g", "h")]
+    assert stream.blank_lines == 1
+    pairs = StreamedBatches(HFNLI("csv", data_files=str(path), columns=["sent1", "sent0"], shuffle_buffer=1), 1, list)
+    assert next(iter(pairs)) == [("b, c", "a")]
