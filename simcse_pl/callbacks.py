@@ -3,6 +3,7 @@ training throughput in sentences per second."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from typing import Any
@@ -13,8 +14,8 @@ from lightning.pytorch.callbacks import Callback
 
 
 class BestMetric(Callback):
-    """Logs ``<monitor>_best``, the running maximum of ``monitor`` over validations of trained weights, so a
-    dashboard shows what a sweep ranks by (model selection keeps the best checkpoint, not the last)."""
+    """Logs ``<monitor>_best``, the running best (``mode``) of ``monitor`` over validations of trained weights,
+    so a dashboard shows what a sweep ranks by (model selection keeps the best checkpoint, not the last)."""
 
     def __init__(self, monitor: str, mode: str = "max") -> None:
         if mode not in ("max", "min"):
@@ -31,7 +32,7 @@ class BestMetric(Callback):
         # runs after the module's on_validation_epoch_end has logged `monitor` (callback epoch-end hooks run
         # before the module's), hence the direct logger call; step 0 is the untrained model, reported apart
         value = trainer.callback_metrics.get(self.monitor)
-        if trainer.sanity_checking or trainer.global_step == 0 or value is None:
+        if trainer.sanity_checking or trainer.global_step == 0 or value is None or not math.isfinite(value):
             return
         value = float(value)
         if self.best is None or (value > self.best if self.mode == "max" else value < self.best):

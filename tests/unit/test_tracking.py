@@ -56,7 +56,8 @@ def test_best_metric_keeps_the_running_max_of_trained_weights():
         fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(_batches_that_stepped=0)),
     )
     callback = BestMetric("val/m")
-    for step, value in [(0, 90.0), (2, 50.0), (4, 70.0), (6, 60.0)]:  # step 0: the untrained model, ignored
+    # step 0 is the untrained model, a NaN is no score: both ignored
+    for step, value in [(0, 90.0), (2, 50.0), (4, 70.0), (6, 60.0), (8, float("nan"))]:
         trainer.global_step = trainer.fit_loop.epoch_loop._batches_that_stepped = step
         trainer.callback_metrics["val/m"] = torch.tensor(value)
         callback.on_validation_end(trainer, None)
