@@ -81,9 +81,9 @@ class Record(pl.Callback):
         torch.save({"losses": self.losses, "grads": self.grads}, self.out / f"rank{trainer.global_rank}.pt")
 
 
-def fit(out: Path, devices: int) -> None:
+def fit(out: Path, devices: int, mini_batch_size: int | None = None) -> None:
     torch.manual_seed(0)
-    module = SimCSEModule(model=TINY, loss=InfoNCE(tau=0.05), optim={"lr": 0.0})
+    module = SimCSEModule(model=TINY, loss=InfoNCE(tau=0.05, mini_batch_size=mini_batch_size), optim={"lr": 0.0})
     trainer = pl.Trainer(
         accelerator="cpu", devices=devices, strategy="ddp_fork" if devices > 1 else "auto",
         max_steps=len(STEPS), logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -92,10 +92,12 @@ def fit(out: Path, devices: int) -> None:
     trainer.fit(module, train_dataloaders=DataLoader(RankSlices(), batch_size=None))
 
 
-def test_two_processes_match_one_on_the_concatenated_batch(tmp_path: Path):
+@pytest.mark.parametrize("mini_batch_size", [None, 3], ids=["plain", "gradcache"])
+def test_two_processes_match_one_on_the_concatenated_batch(tmp_path: Path, mini_batch_size: int | None):
+    """With GradCache too: its re-encoding passes must reach DDP's gradient all-reduce exactly once."""
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
-    fit(tmp_path / "two", devices=2)
+    fit(tmp_path / "two", devices=2, mini_batch_size=mini_batch_size)
     fit(tmp_path / "one", devices=1)
     one = torch.load(tmp_path / "one" / "rank0.pt")
     ranks = [torch.load(tmp_path / "two" / f"rank{r}.pt") for r in range(2)]
