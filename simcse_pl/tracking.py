@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 REDACTED = "<redacted>"
@@ -99,9 +100,10 @@ def record_run(cfg: DictConfig, out_dir: str, loggers: list[Any]) -> dict[str, A
     """Write ``run_info.json`` and log the resolved config, commit and overrides as every logger's run config
     (the module's own hyperparameters alone miss data, loss, trainer and seed)."""
     record = run_record(cfg)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    with open(os.path.join(out_dir, "run_info.json"), "w") as f:
-        json.dump(record, f, indent=2)
+    if rank_zero_only.rank == 0:  # DDP ranks share the run dir
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        with open(os.path.join(out_dir, "run_info.json"), "w") as f:
+            json.dump(record, f, indent=2)
     hparams = {**record["config"], "git": record["git"], "overrides": record["overrides"]}
     for logger in loggers:
         logger.log_hyperparams(hparams)
