@@ -1,0 +1,256 @@
+"""Every bad input of issue 7 gives one clear line naming the file and line (or the config key), or is skipped
+and counted where the config says so. Each test asserts the text the user sees."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from simcse_pl import run as run_module
+from simcse_pl.datamodule import Collator
+from simcse_pl.encoder import ModelLoadError, load_encoder, load_tokenizer
+from simcse_pl.errors import user_error, user_errors_reported
+from simcse_pl.evaluation import load_stsb, load_task
+from simcse_pl.guards import TRUNCATED_KEY, TruncationCounter
+from simcse_pl.sources import DataError, NLITriplets, TextLines
+
+REPO = Path(__file__).resolve().parents[2]
+MISSING_HINT = "Point paths.data_dir / SIMCSE_DATA_DIR at your data root, or run `make data` to download it."
+
+
+def message(exc_info: pytest.ExceptionInfo) -> str:
+    return str(exc_info.value)
+
+
+def indexed(path: Path) -> TextLines:
+    source = TextLines(str(path))
+    source.index()
+    return source
+
+
+# --- one sentence per line ------------------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path):
+    with pytest.raises(DataError) as exc:
+        indexed(tmp_path / "nope.txt")
+    assert message(exc) == f"{tmp_path}/nope.txt: no such file (data.source.path). {MISSING_HINT}"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n\t\n"], ids=["empty", "only-blank-lines"])
+def test_empty_file(tmp_path: Path, content: bytes):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as exc:
+        indexed(path)
+    assert message(exc) == f"{path}: no sentences (the file is empty or has only blank lines)"
+
+
+def test_blank_and_whitespace_only_lines_are_skipped_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    path = tmp_path / "corpus.txt"
+    path.write_text("first\n\n   \n\t \nsecond\n \u3000\nthird\n", encoding="utf-8")  # \u3000: ideographic space
+    with caplog.at_level(logging.WARNING, logger="simcse_pl.sources"):
+        source = indexed(path)
+    assert [source[i] for i in range(len(source))] == [("first",), ("second",), ("third",)]
+    assert source.blank_lines == 4
+    assert f"{path}: skipped 4 blank or whitespace-only lines" in caplog.messages
+
+
+def test_non_utf8_byte_names_file_line_and_column(tmp_path: Path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("ok line\n".encode() + "café au lait\n".encode("latin-1"))
+    with pytest.raises(DataError) as exc:
+        indexed(path)
+    assert message(exc) == f"{path}:2: not valid UTF-8 (byte 0xe9 at column 4)"
+
+
+def test_line_longer_than_max_len_is_truncated_counted_and_reported(caplog: pytest.LogCaptureFixture):
+    tokenizer = load_tokenizer(None, {"max_position_embeddings": 128})
+    batch = Collator(tokenizer, max_len=8)([("a b",), ("a much longer sentence than eight tokens",), ("c",)])
+    assert batch["input_ids"].shape == (3, 1, 8)  # cut at max_len, [SEP] kept
+    assert batch["input_ids"][1, 0, -1] == tokenizer.sep_token_id
+    assert batch[TRUNCATED_KEY] == 1
+
+    counter, logged = TruncationCounter(), {}
+    module = SimpleNamespace(log=lambda name, value, **_: logged.update({name: value}))
+    counter.on_train_batch_start(None, module, batch, 0)  # type: ignore[arg-type]
+    assert TRUNCATED_KEY not in batch  # consumed: the model never sees it
+    assert logged == {"train/truncated_sentences": 1.0}
+    with caplog.at_level(logging.WARNING, logger="simcse_pl.guards"):
+        counter.on_train_end(None, module)  # type: ignore[arg-type]
+    assert caplog.messages == [
+        "1 of 3 training sentences (33.33%) were longer than data.max_len tokens and were truncated"
+    ]
+
+
+# --- NLI csv (the source of issue 3) --------------------------------------------------------------------------
+
+
+def nli(tmp_path: Path, text: str) -> tuple[Path, NLITriplets]:
+    path = tmp_path / "nli.csv"
+    path.write_text(text, encoding="utf-8")
+    return path, NLITriplets(str(path))
+
+
+def test_nli_missing_column(tmp_path: Path):
+    path, source = nli(tmp_path, "sent0,sent2,hard_neg\na,b,c\n")
+    with pytest.raises(DataError) as exc:
+        source.index()
+    assert message(exc) == (
+        f"{path}:1: the header 'sent0,sent2,hard_neg' has no column 'sent1' (a header row is required, "
+        "e.g. sent0,sent1,hard_neg; or set data.source.columns)"
+    )
+
+
+def test_nli_empty_field(tmp_path: Path):
+    path, source = nli(tmp_path, "sent0,sent1,hard_neg\na,b,c\nd,  ,f\n")
+    with pytest.raises(DataError) as exc:
+        source.index()
+    assert message(exc) == (
+        f"{path}:3: empty sent1 (header sent0,sent1,hard_neg); fix the row, or set "
+        "data.source.on_bad_row=skip to drop such rows with a count"
+    )
+
+
+def test_nli_unbalanced_quote(tmp_path: Path):
+    path, source = nli(tmp_path, 'sent0,sent1,hard_neg\na,b,c\n"an open quote,b,c\nd,e,f\n')
+    with pytest.raises(DataError) as exc:
+        source.index()
+    assert message(exc) == f"{path}:3: bad CSV record (unexpected end of data; an unbalanced quote?)"
+
+
+# --- STS gold files ------------------------------------------------------------------------------------------
+
+
+def test_sts_gold_file_with_fewer_lines_than_its_input(tmp_path: Path):
+    folder = tmp_path / "STS13-en-test"
+    folder.mkdir()
+    (folder / "STS.input.FNWN.txt").write_text("a\tb\nc\td\ne\tf\n", encoding="utf-8")
+    (folder / "STS.gs.FNWN.txt").write_text("1\n2\n", encoding="utf-8")
+    for subset in ("headlines", "OnWN"):  # the other STS13 subsets, well-formed
+        (folder / f"STS.input.{subset}.txt").write_text("a\tb\n", encoding="utf-8")
+        (folder / f"STS.gs.{subset}.txt").write_text("1\n", encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        load_task("sts13", str(tmp_path), "test")
+    assert message(exc) == (
+        f"{folder}/STS.gs.FNWN.txt:3: 2 gold lines for the 3 sentence pairs of {folder}/STS.input.FNWN.txt; "
+        "the files must match line for line"
+    )
+
+
+def test_stsb_line_missing_its_sentences_or_score(tmp_path: Path):
+    path = tmp_path / "stsb" / "sts-dev.csv"
+    path.parent.mkdir()
+    path.write_text("g\tc\t2012\t0001\t4.2\ta man\ta woman\ng\tc\t2012\t0002\t3.0\n", encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        load_stsb(str(tmp_path), "dev")
+    assert message(exc) == f"{path}:2: expected at least 7 tab-separated columns, found 5"
+    path.write_text("g\tc\t2012\t0001\tfour\ta man\ta woman\n", encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        load_stsb(str(tmp_path), "dev")
+    assert message(exc) == f"{path}:1: score 'four' is not a number"
+
+
+# --- model -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("load", [load_encoder, load_tokenizer])
+def test_model_path_that_does_not_exist(load):
+    with pytest.raises(ModelLoadError) as exc:
+        load("/nonexistent/bert")
+    assert message(exc) == "model.name_or_path='/nonexistent/bert': no such directory"
+
+
+# --- settings: checked before any model is loaded --------------------------------------------------------------
+
+
+def composed(tmp_path: Path, *overrides: str):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("train", overrides=["model=tiny", f"paths.output_dir={tmp_path}", *overrides])
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("loss.tau=0", "loss.tau must be > 0 (got 0)"),
+        ("loss.tau=-0.05", "loss.tau must be > 0 (got -0.05)"),
+        ("data.batch_size=1", "data.batch_size must be >= 2 for in-batch negatives (got 1)"),
+        ("data.max_len=3", "data.max_len must be >= 4 (got 3)"),
+    ],
+)
+def test_bad_setting_fails_before_the_model_is_loaded(tmp_path: Path, monkeypatch, capsys, override, expected):
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model or tokenizer was loaded before the settings were checked")
+
+    monkeypatch.setattr(run_module, "load_tokenizer", no_model)
+    monkeypatch.setattr(run_module, "SimCSEModule", no_model)
+    cfg = composed(tmp_path, "model.name_or_path=/nonexistent", override)
+    with pytest.raises(SystemExit) as exit_info, user_errors_reported():
+        run_module.run(cfg)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {expected}"
+
+
+def test_errors_from_outside_simcse_pl_keep_their_trace():
+    with pytest.raises(ValueError, match="invalid literal"):
+        with user_errors_reported():
+            int("not a number")  # a ValueError raised by Python, not by our checks: a bug, not a user error
+    assert user_error(KeyError("x")) is None
+
+
+# --- through train.py: Hydra's messages, and the one-line report ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def train_py(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess]:
+    """train.py with three bad command lines, run side by side (each is mostly Python imports)."""
+    base = tmp_path_factory.mktemp("train_py")
+    commands = {
+        # also why the non-finite switch is callbacks.nonfinite_guard.skip: the trainer group is Trainer's arguments
+        "unknown_key": ["trainer.skip_nonfinite=true"],
+        "unknown_option": ["model=no_such_model"],
+        "missing_data": [f"paths.data_dir={tiny_data}", f"data.source.path={base}/missing.txt", "data.num_workers=0",
+                         "validate_before=false"],
+    }
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, str(REPO / "train.py"), "model=tiny", "trainer=cpu", *args, f"hydra.run.dir={base / name}"],
+            cwd=REPO, env={**env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name, args in commands.items()
+    }
+    done = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    done["missing_data"].missing = base / "missing.txt"  # type: ignore[attr-defined]
+    return done
+
+
+def test_unknown_config_key_is_named_by_hydra(train_py):
+    done = train_py["unknown_key"]
+    assert done.returncode == 1
+    assert "Could not override 'trainer.skip_nonfinite'." in done.stderr
+    assert "Key 'skip_nonfinite' is not in struct" in done.stderr
+
+
+def test_unknown_group_option_is_named_by_hydra(train_py):
+    done = train_py["unknown_option"]
+    assert done.returncode == 1
+    assert "Could not find 'model/no_such_model'" in done.stderr
+    assert "Available options in 'model':" in done.stderr and "\ttiny\n" in done.stderr
+
+
+def test_train_py_reports_a_data_error_in_one_line_with_status_2(train_py):
+    done = train_py["missing_data"]
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == f"error: {done.missing}: no such file (data.source.path). {MISSING_HINT}"
+    assert "Traceback" not in done.stderr
