@@ -13,6 +13,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import lightning
+import torch
+import transformers
+from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -68,17 +72,11 @@ def git_info(root: Path = REPO_ROOT) -> dict[str, Any]:
 
 def hydra_overrides() -> list[str]:
     """The job's command-line (or sweeper-chosen) overrides; empty when not run under Hydra."""
-    from hydra.core.hydra_config import HydraConfig
-
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
 def run_record(cfg: DictConfig) -> dict[str, Any]:
     """Everything needed to rerun this job and compare it with others, secrets redacted."""
-    import lightning
-    import torch
-    import transformers
-
     record = {
         "git": git_info(),
         "overrides": hydra_overrides(),
