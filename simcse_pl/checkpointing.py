@@ -14,6 +14,7 @@ moment to end with the same weights as an uninterrupted one, three more things a
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch.utils.data import DataLoader
@@ -103,25 +103,41 @@ class ExactResume(Callback):
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
         if self._states is not None:
-            _set_rng_states(self._states)
+            set_rng_states(self._states)
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        self._states = _collect_rng_states()
+        self._states = rng_states()
 
     def state_dict(self) -> dict[str, Any]:
-        if self._states is None:
-            return {}
-        # numpy's state holds an ndarray, which weights_only loading refuses: store it as a tensor
-        kind, keys, pos, has_gauss, gauss = self._states["numpy"]
-        return {**self._states, "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)}
+        return self._states or {}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if not state_dict:
-            return
-        kind, keys, pos, has_gauss, gauss = state_dict["numpy"]
-        self._states = {**state_dict, "numpy": (kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss)}
+        self._states = state_dict or None
+
+
+def rng_states() -> dict[str, Any]:
+    """This process's global RNG states as tensors and tuples, which ``weights_only`` loading accepts. CUDA: the
+    current device only (asking every GPU would open a context on each of them from every DDP rank)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    states = {
+        "torch": torch.get_rng_state(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    random.setstate(states["python"])
+    if "cuda" in states:
+        torch.cuda.set_rng_state(states["cuda"])
 
 
 class ResumableLoader(DataLoader):
