@@ -105,8 +105,8 @@ def test_trains_under_lightning_automatic_optimization():
     module = make_module(CHUNK)
     before = {n: p.detach().clone() for n, p in module.named_parameters() if p.requires_grad}
     trainer = pl.Trainer(
-        accelerator="cpu", max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False,
+        accelerator="cpu", max_steps=2, log_every_n_steps=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
     )
     trainer.fit(module, train_dataloaders=DataLoader([make_batch(seed=1), make_batch(seed=2)], batch_size=None))
     assert torch.isfinite(trainer.callback_metrics["train/loss"])
