@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.types import RunMode
 
 from simcse_pl.encoder import ModelLoadError
 from simcse_pl.guards import NonFiniteLossError
@@ -44,6 +46,11 @@ def _raised_in_package(exc: BaseException) -> bool:
     return Path(tb.tb_frame.f_code.co_filename).resolve().parent == PACKAGE_DIR
 
 
+def _in_sweep() -> bool:
+    """In a multirun the sweeper records a failed job and goes on; exiting would end the whole sweep."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 @contextmanager
 def user_errors_reported() -> Iterator[None]:
     """Around a Hydra task: a user error prints ``error: <message>`` on stderr and exits with status 2."""
@@ -51,7 +58,7 @@ def user_errors_reported() -> Iterator[None]:
         yield
     except Exception as exc:
         reported = user_error(exc)
-        if reported is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if reported is None or os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_sweep():
             raise
         print(f"error: {reported}", file=sys.stderr)
         sys.exit(2)
