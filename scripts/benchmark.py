@@ -5,9 +5,11 @@
 In one process it times training steps of the real ``SimCSEModule`` under ``lightning.Trainer`` (built from
 the project's configs: conf/trainer, conf/logger/csv, conf/callbacks minus the checkpoint writers, which
 write every N steps, not every step) and of a plain loop doing the same math: same initial weights, batch,
-precision, loss, AdamW + linear schedule, gradient clipping. The two alternate (``rounds``) so a change
-in machine load hits both. Step time is the interval between the ends of consecutive steps: everything
-a step costs, data fetch and logging included. The dataloader alone is timed on wiki text
+precision, loss, AdamW + linear schedule, gradient clipping. The two interleave step by step (after
+each Trainer step a callback runs one plain step), so both see the same machine load. A Trainer step is
+timed from the end of the previous plain step to the end of its own: everything it costs, data fetch,
+hooks and logging included; a plain step from its batch fetch to its optimizer step. Peak memory is
+measured in separate short runs. The dataloader alone is timed on wiki text
 (``$SIMCSE_DATA_DIR/wiki/wiki1m_head11914.txt``) through ``SimCSEDataModule``'s training loader.
 
 ``model``: a conf/model name. Those whose weights are not on this machine (``bert-base``, ``bert-large``)
@@ -46,7 +48,7 @@ from simcse_pl.sources import TextLines
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULTS = {
-    "model": "minilm-l6", "batch_size": 64, "max_len": 32, "steps": 20, "warmup": 3, "rounds": 2,
+    "model": "minilm-l6", "batch_size": 64, "max_len": 32, "steps": 20, "warmup": 3,
     "precision": "32", "compile": False, "data_batches": 60, "num_workers": None, "device": "auto",
 }
 RANDOM_SHAPES = {
@@ -143,29 +145,35 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-class StepTimer(pl.Callback):
-    """Time at the end of every training step (after the optimizer step and its hooks)."""
+class Interleaved(pl.Callback):
+    """Runs one plain step after each Trainer step, timing both (see the module docstring)."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, plain: PlainLoop | None, batch: dict[str, Tensor], n: int, device: torch.device) -> None:
+        self.plain = plain
+        self.batches = iter(DataLoader([batch] * n, batch_size=None))
         self.device = device
-        self.ends: list[float] = []
+        self.times: dict[str, list[float]] = {"simcse-pl (Trainer)": [], "plain PyTorch loop": []}
+        self.resumed: float | None = None  # when the Trainer got the machine back
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
         sync(self.device)
-        self.ends.append(time.perf_counter())
+        start = time.perf_counter()
+        if self.resumed is not None:
+            self.times["simcse-pl (Trainer)"].append(start - self.resumed)
+        if self.plain is not None:
+            with torch.enable_grad():
+                self.plain.step(next(self.batches))
+            sync(self.device)
+        self.resumed = time.perf_counter()
+        self.times["plain PyTorch loop"].append(self.resumed - start)
 
 
-def intervals(ends: list[float], skip: int) -> list[float]:
-    return [b - a for a, b in zip(ends[skip:], ends[skip + 1 :])]
-
-
-def run_lightning(cfg: DictConfig, module: SimCSEModule, batch: dict[str, Tensor], n: int, device: torch.device) -> list[float]:
-    timer = StepTimer(device)
+def run_lightning(cfg: DictConfig, module: SimCSEModule, batch: dict[str, Tensor], n: int, timer: Interleaved) -> None:
+    """``n`` steps of ``module`` under the project's trainer, logger and callbacks (not checkpoint writers)."""
     callbacks = [instantiate(c) for k, c in (cfg.callbacks or {}).items() if c is not None and k not in CHECKPOINT_WRITERS]
     logger = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None and "_target_" in c]
     trainer = instantiate(cfg.trainer, max_steps=n, callbacks=[*callbacks, timer], logger=logger or False)
     trainer.fit(module, train_dataloaders=DataLoader([batch] * n, batch_size=None))
-    return timer.ends
 
 
 class PlainLoop:
@@ -215,13 +223,9 @@ class PlainLoop:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
 
-    def run(self, batch: dict[str, Tensor], n: int) -> list[float]:
-        ends = []
+    def run(self, batch: dict[str, Tensor], n: int) -> None:
         for b in DataLoader([batch] * n, batch_size=None):
             self.step(b)
-            sync(self.device)
-            ends.append(time.perf_counter())
-        return ends
 
 
 def time_dataloader(cfg: DictConfig, tokenizer: Any, args: DictConfig) -> tuple[float, int] | None:
@@ -263,22 +267,19 @@ def main(argv: list[str]) -> None:
         tokenizer = load_tokenizer(**model)
         module = SimCSEModule(model=model, loss=instantiate(cfg.loss), optim=OmegaConf.to_container(cfg.optim))
         n = args.warmup + args.steps
-        plain = PlainLoop(module, cfg, total_steps=n * args.rounds + args.warmup, device=device)
+        plain = PlainLoop(module, cfg, total_steps=n + args.warmup, device=device)
         batch = fixed_batch(tokenizer, args.batch_size, args.max_len)
-        runs = {
-            "simcse-pl (Trainer)": lambda steps: run_lightning(cfg, module, batch, steps, device),
-            "plain PyTorch loop": lambda steps: plain.run(batch, steps),
-        }
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(args.rounds):  # alternate, so load changes on a shared machine hit both
-            for name in reversed(runs):
-                times[name] += intervals(runs[name](n), args.warmup)
-        memory = Memory(device)
+        timer = Interleaved(plain, batch, n, device)
+        run_lightning(cfg, module, batch, n, timer)
+        times = {name: values[args.warmup :] for name, values in timer.times.items()}
+        memory = Memory(device)  # measured apart: sampling memory would perturb the timed steps
         peaks = {}
-        for name, run in runs.items():  # apart from the timed runs: sampling memory would perturb them
-            with memory.track() as peak:
-                run(args.warmup)
-            peaks[name] = peak[0]
+        with memory.track() as peak:
+            plain.run(batch, args.warmup)
+        peaks["plain PyTorch loop"] = peak[0]
+        with memory.track() as peak:
+            run_lightning(cfg, module, batch, args.warmup, Interleaved(None, batch, args.warmup, device))
+        peaks["simcse-pl (Trainer)"] = peak[0]
         data = time_dataloader(cfg, tokenizer, args)
 
     params = sum(p.numel() for p in module.parameters()) / 1e6
@@ -286,7 +287,7 @@ def main(argv: list[str]) -> None:
         f"\nmodel={args.model} ({params:.2f}M params) batch_size={args.batch_size} max_len={args.max_len} "
         f"(padded length {batch['input_ids'].shape[-1]}) precision={cfg.trainer.precision} compile={args.compile} "
         f"device={device}{'' if device.type == 'cuda' else f' ({torch.get_num_threads()} threads)'} "
-        f"steps={args.steps}x{args.rounds} after {args.warmup} warm-up"
+        f"steps={args.steps} (interleaved) after {args.warmup} warm-up"
     )
     print(f"{'':22s} {'median step':>12s} {'sentences/s':>12s} {memory.label:>16s}")
     medians = {}

@@ -15,7 +15,7 @@ def test_benchmark_prints_the_table_and_ratio(tmp_path: Path):
     (tmp_path / "wiki").mkdir()
     lines = [f"sentence number {i} of a small wiki sample ." for i in range(200)]
     (tmp_path / "wiki" / "wiki1m_head11914.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    args = ["model=tiny", "batch_size=16", "steps=3", "warmup=1", "rounds=1", "data_batches=4", "num_workers=1"]
+    args = ["model=tiny", "batch_size=16", "steps=3", "warmup=1", "data_batches=4", "num_workers=1"]
     done = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "benchmark.py"), *args],
         cwd=REPO, env={**os.environ, "SIMCSE_DATA_DIR": str(tmp_path)}, capture_output=True, text=True, timeout=300,
