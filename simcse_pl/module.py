@@ -90,7 +90,8 @@ class SimCSEModule(pl.LightningModule):
         assert self.mlm is not None
         flat = {k: v.reshape(-1, v.shape[-1]) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
         mlm_loss = self.mlm(self.encoder, **flat)
-        self.log("train/mlm_loss", mlm_loss, batch_size=batch["input_ids"].shape[0])
+        if self._loggers_write_this_step():
+            self.log("train/mlm_loss", mlm_loss, batch_size=batch["input_ids"].shape[0])
         return mlm_loss
 
     # evaluation: embed each task's distinct sentences, then let the task score them

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import lightning.pytorch as pl
 import pytest
 import torch
 from transformers import BertConfig, BertForMaskedLM, BertModel
@@ -74,6 +75,7 @@ def test_module_adds_weighted_mlm_only_when_enabled():
     assert (module.mlm.weight, module.mlm.probability) == (0.1, 0.3)
     # the head's output layer is the encoder's embedding matrix: one parameter, trained by both objectives
     assert sum(p is module.encoder.get_input_embeddings().weight for p in module.parameters()) == 1
+    module.trainer = pl.Trainer(accelerator="cpu", logger=False, log_every_n_steps=1, enable_progress_bar=False)
     logged = {}
     module.log = lambda name, value, **_: logged.setdefault(name, value.detach())
     ids = torch.randint(5, 40, (4, 3, 10))
