@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -124,8 +125,19 @@ def test_similarity(model: SimCSE):
     np.testing.assert_allclose(matrix, (vectors[:3] @ vectors.T).numpy(), atol=1e-5)
 
 
-def test_encode_then_search_finds_each_sentence_itself_first(model: SimCSE):
+@pytest.fixture(params=["exact", "faiss"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Search with faiss, or without it (as if it were not installed: exact torch matmul)."""
+    if request.param == "faiss":
+        pytest.importorskip("faiss")
+    else:
+        monkeypatch.setitem(sys.modules, "faiss", None)
+    return request.param
+
+
+def test_encode_then_search_finds_each_sentence_itself_first(model: SimCSE, backend: str):
     model.build_index(SENTENCES)
+    assert isinstance(model._index, torch.Tensor) == (backend == "exact")
     hits = model.search(SENTENCES, top_k=3)
     assert [h[0].index for h in hits] == list(range(len(SENTENCES)))
     assert all(h[0].sentence == s and h[0].score == pytest.approx(1.0, abs=1e-5) for h, s in zip(hits, SENTENCES))
