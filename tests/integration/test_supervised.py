@@ -11,8 +11,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from hydra import compose, initialize_config_dir
+
+from simcse_pl.run import run
+from simcse_pl.sources import DataError
+
 REPO = Path(__file__).resolve().parents[2]
 WORDS = "a the man woman dog cat plays runs eats guitar ball in on park red big".split()
+COMMON = [
+    "model=tiny", "data=nli", "loss=infonce_hard_negatives", "trainer=cpu", "trainer.max_steps=2",
+    "trainer.val_check_interval=2", "data.num_workers=0", "data.batch_size=8",
+]
 
 
 def write_nli(path: Path, n: int, bad_line: int | None = None) -> Path:
@@ -31,10 +41,8 @@ def write_nli(path: Path, n: int, bad_line: int | None = None) -> Path:
 
 def train(data_dir: Path, nli: Path, run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
     args = [
-        sys.executable, str(REPO / "train.py"), "model=tiny", "data=nli", "loss=infonce_hard_negatives",
-        "trainer=cpu", "trainer.max_steps=2", "trainer.val_check_interval=2", "data.num_workers=0",
-        "data.batch_size=8", "logger=csv", f"paths.data_dir={data_dir}", f"data.source.path={nli}",
-        f"hydra.run.dir={run_dir}", *overrides,
+        sys.executable, str(REPO / "train.py"), *COMMON, "logger=csv", f"paths.data_dir={data_dir}",
+        f"data.source.path={nli}", f"hydra.run.dir={run_dir}", *overrides,
     ]
     env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
     return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
@@ -54,7 +62,12 @@ def test_supervised_run_trains_on_triplets_and_exports(tiny_data: Path, tmp_path
 
 
 def test_bad_row_stops_the_run_naming_file_and_line(tiny_data: Path, tmp_path: Path):
+    """In process (composed like train.py does) to save a second interpreter start in the default suite."""
     nli = write_nli(tmp_path / "nli.csv", 40, bad_line=7)
-    done = train(tiny_data, nli, tmp_path / "run", "validate_before=false")
-    assert done.returncode != 0
-    assert f"{nli}:7: empty sent1" in done.stderr
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[
+            *COMMON, "validate_before=false", "logger=none", f"paths.data_dir={tiny_data}",
+            f"data.source.path={nli}", f"paths.output_dir={tmp_path / 'run'}",
+        ])
+    with pytest.raises(DataError, match=rf"{nli}:7: empty sent1"):
+        run(cfg)
