@@ -20,7 +20,7 @@ Output ends with ``ratio: X.XX`` = simcse-pl median step time / plain loop media
 
 from __future__ import annotations
 
-import copy
+import gc
 import os
 import statistics
 import sys
@@ -84,6 +84,12 @@ def model_config(cfg: DictConfig, tmp: str) -> dict[str, Any]:
         tokenizer.save_pretrained(tmp)
         model["name_or_path"] = tmp
     return model
+
+
+def build_module(cfg: DictConfig, model: dict[str, Any]) -> SimCSEModule:
+    """The SimCSEModule ``run()`` would build (``model.compile`` included), its random parts seeded."""
+    torch.manual_seed(0)
+    return SimCSEModule(model=model, loss=instantiate(cfg.loss), optim=OmegaConf.to_container(cfg.optim))
 
 
 def wiki_path() -> Path | None:
@@ -179,10 +185,11 @@ def run_lightning(cfg: DictConfig, module: SimCSEModule, batch: dict[str, Tensor
 class PlainLoop:
     """SimCSE in plain PyTorch: [CLS] + MLP of two dropout views, InfoNCE, AdamW, linear decay, clipping."""
 
-    def __init__(self, module: SimCSEModule, cfg: DictConfig, total_steps: int, device: torch.device) -> None:
-        self.encoder = copy.deepcopy(module.encoder).to(device).train()
-        self.mlp = copy.deepcopy(module.pooler.mlp).to(device).train()
-        self.loss = copy.deepcopy(module.loss_fn)
+    def __init__(self, twin: SimCSEModule, cfg: DictConfig, total_steps: int, device: torch.device) -> None:
+        """Takes the encoder, MLP head and loss of ``twin``, a second module built like the Trainer's."""
+        self.encoder = twin.encoder.to(device).train()
+        self.mlp = twin.pooler.mlp.to(device).train()
+        self.loss = twin.loss_fn
         self.device = device
         optim = cfg.optim
         params = [p for m in (self.encoder, self.mlp) for p in m.parameters() if p.requires_grad]
@@ -265,18 +272,25 @@ def main(argv: list[str]) -> None:
         cfg = project_config(args, tmp)
         model = model_config(cfg, tmp)
         tokenizer = load_tokenizer(**model)
-        module = SimCSEModule(model=model, loss=instantiate(cfg.loss), optim=OmegaConf.to_container(cfg.optim))
+        module, twin = build_module(cfg, model), build_module(cfg, model)  # same seed: same initial weights
+        assert all(torch.equal(a, b) for a, b in zip(module.state_dict().values(), twin.state_dict().values()))
         n = args.warmup + args.steps
-        plain = PlainLoop(module, cfg, total_steps=n + args.warmup, device=device)
+        plain = PlainLoop(twin, cfg, total_steps=n + args.warmup, device=device)
         batch = fixed_batch(tokenizer, args.batch_size, args.max_len)
         timer = Interleaved(plain, batch, n, device)
         run_lightning(cfg, module, batch, n, timer)
         times = {name: values[args.warmup :] for name, values in timer.times.items()}
-        memory = Memory(device)  # measured apart: sampling memory would perturb the timed steps
+        # memory is measured apart (sampling would perturb the timed steps), one model on the device at a time:
+        # the Trainer has put its module back on the CPU, and the plain loop is freed before the Trainer runs
+        memory = Memory(device)
         peaks = {}
         with memory.track() as peak:
             plain.run(batch, args.warmup)
         peaks["plain PyTorch loop"] = peak[0]
+        del plain, twin, timer
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
         with memory.track() as peak:
             run_lightning(cfg, module, batch, args.warmup, Interleaved(None, batch, args.warmup, device))
         peaks["simcse-pl (Trainer)"] = peak[0]

@@ -57,7 +57,8 @@ class SimCSEModule(pl.LightningModule):
             if k in ("input_ids", "attention_mask", "token_type_ids")
         }
         chunk = self.loss_fn.mini_batch_size
-        if chunk and torch.is_grad_enabled():  # GradCache: encoder memory of `chunk` sentences, same gradients
+        # GradCache: encoder memory of `chunk` inputs, same gradients (pointless for a batch of one chunk)
+        if chunk and chunk < flat["input_ids"].shape[0] and torch.is_grad_enabled():
             return cached_embed(self.embed, flat, chunk).view(ids.shape[0], views, -1)
         return self.embed(**flat).view(ids.shape[0], views, -1)
 
