@@ -42,7 +42,7 @@ def run_dir(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     args = [
         sys.executable, str(REPO / "train.py"),
         "model=tiny", "model.pooler=avg", "trainer=cpu", "logger=none", "data.num_workers=0", "data.batch_size=16",
-        "trainer.max_steps=2", "trainer.val_check_interval=2",
+        "trainer.max_steps=2", "trainer.val_check_interval=2", "validate_before=false",
         f"paths.data_dir={data_root}", f"data.source.path={data_root}/wiki/wiki.txt",
         "data.val_tasks=[stsb,sickr]", f"data.test_tasks=[{','.join(SEVEN)}]", f"hydra.run.dir={out}",
     ]
