@@ -20,18 +20,17 @@ REPO = Path(__file__).resolve().parents[2]
 FAKE_KEY = "fake0wandb0key0" + "7f3a9c1e5b" * 3  # 45 chars, like a real key; must never reach any output
 
 
-def train(tiny_data: Path, sweep_dir: Path, *overrides: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def start(tiny_data: Path, sweep_dir: Path, *overrides: str, env: dict[str, str]) -> subprocess.Popen:
     args = [
         sys.executable, str(REPO / "train.py"), "-m",
         "model=tiny", "trainer=cpu", "data.num_workers=0", "data.batch_size=8", "trainer.max_steps=3",
         f"paths.data_dir={tiny_data}", f"data.source.path={tiny_data}/wiki/wiki.txt",
         f"hydra.sweep.dir={sweep_dir}", *overrides,
     ]
-    done = subprocess.run(
-        args, cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "1", **env}, capture_output=True, text=True, timeout=300
+    return subprocess.Popen(
+        args, cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "1", **env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
 
 
 def wandb_records(path: Path) -> Iterator[Any]:
@@ -74,23 +73,35 @@ def wandb_run(run_file: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def wandb_sweep(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Acceptance 1 with every logger at once and a fake API key in the environment, which a config
-    override also interpolates under an innocent name (``+note``)."""
-    tmp = tmp_path_factory.mktemp("wandb_sweep")
-    done = train(
-        tiny_data, tmp / "multirun",
-        "logger=many", "loss.tau=0.03,0.05", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1",
-        "logger.wandb.log_export=true", "+note=${oc.env:WANDB_API_KEY}",
-        env={"WANDB_MODE": "offline", "WANDB_DIR": str(tmp / "wandb_dir"), "WANDB_API_KEY": FAKE_KEY},
-    )
-    return {"dir": tmp / "multirun", "tmp": tmp, "output": done.stdout + done.stderr}
+def sweeps(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Both sweeps, run side by side (they are mostly process start-up):
+    - acceptance 1 with every logger at once and a fake API key in the environment, which a config override
+      also interpolates under an innocent name (``+note``);
+    - acceptance 2, three Optuna trials."""
+    tmp = tmp_path_factory.mktemp("sweeps")
+    procs = {
+        "wandb": start(
+            tiny_data, tmp / "wandb_sweep",
+            "logger=many", "loss.tau=0.03,0.05", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1",
+            "logger.wandb.log_export=true", "+note=${oc.env:WANDB_API_KEY}",
+            env={"WANDB_MODE": "offline", "WANDB_DIR": str(tmp / "wandb_dir"), "WANDB_API_KEY": FAKE_KEY},
+        ),
+        "optuna": start(
+            tiny_data, tmp / "optuna", "hparams_search=optuna_simcse", "hydra.sweeper.n_trials=3",
+            "validate_before=false", "export=false", "test=false", "logger=none",
+            env={},
+        ),
+    }
+    outputs = {name: proc.communicate(timeout=300)[0] for name, proc in procs.items()}
+    for name, proc in procs.items():
+        assert proc.returncode == 0, f"{name} sweep failed:\n{outputs[name][-3000:]}"
+    return {"tmp": tmp, "dir": tmp / "wandb_sweep", "output": outputs["wandb"], "optuna": tmp / "optuna"}
 
 
-def test_each_multirun_job_is_its_own_wandb_run_with_its_config(wandb_sweep: dict[str, Any]):
+def test_each_multirun_job_is_its_own_wandb_run_with_its_config(sweeps: dict[str, Any]):
     runs = {}
     for job in ("0", "1"):
-        run_files = list((wandb_sweep["dir"] / job / "wandb").glob("offline-run-*/run-*.wandb"))
+        run_files = list((sweeps["dir"] / job / "wandb").glob("offline-run-*/run-*.wandb"))
         assert len(run_files) == 1, f"job {job}: {run_files}"
         runs[job] = wandb_run(run_files[0])
     assert runs["0"]["id"] != runs["1"]["id"]
@@ -105,9 +116,9 @@ def test_each_multirun_job_is_its_own_wandb_run_with_its_config(wandb_sweep: dic
         assert "model" in run["artifacts"]  # logger.wandb.log_export=true: the exported model folder
 
 
-def test_every_job_dir_records_config_overrides_and_commit(wandb_sweep: dict[str, Any]):
+def test_every_job_dir_records_config_overrides_and_commit(sweeps: dict[str, Any]):
     for job in ("0", "1"):
-        job_dir = wandb_sweep["dir"] / job
+        job_dir = sweeps["dir"] / job
         assert {"config.yaml", "overrides.yaml", "hydra.yaml"} <= {p.name for p in (job_dir / ".hydra").iterdir()}
         info = json.loads((job_dir / "run_info.json").read_text())
         assert len(info["git"]["commit"]) == 40 and info["seed"] == 42
@@ -118,15 +129,15 @@ def test_every_job_dir_records_config_overrides_and_commit(wandb_sweep: dict[str
         assert (job_dir / "tensorboard").is_dir() and (job_dir / "csv" / "metrics.csv").exists()
 
 
-def test_no_secret_in_any_output(wandb_sweep: dict[str, Any]):
-    assert FAKE_KEY not in wandb_sweep["output"]
-    leaks = [p for p in wandb_sweep["tmp"].rglob("*") if p.is_file() and FAKE_KEY.encode() in p.read_bytes()]
+def test_no_secret_in_any_output(sweeps: dict[str, Any]):
+    assert FAKE_KEY not in sweeps["output"]
+    leaks = [p for p in sweeps["tmp"].rglob("*") if p.is_file() and FAKE_KEY.encode() in p.read_bytes()]
     assert not leaks
 
 
-def test_summarize_runs_writes_sorted_table_and_plot(wandb_sweep: dict[str, Any], tmp_path: Path):
+def test_summarize_runs_writes_sorted_table_and_plot(sweeps: dict[str, Any], tmp_path: Path):
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "summarize_runs.py"), str(wandb_sweep["dir"]), "--out", str(tmp_path)],
+        [sys.executable, str(REPO / "scripts" / "summarize_runs.py"), str(sweeps["dir"]), "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -139,15 +150,11 @@ def test_summarize_runs_writes_sorted_table_and_plot(wandb_sweep: dict[str, Any]
     assert (tmp_path / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_optuna_search_runs_trials_and_writes_best_value(tiny_data: Path, tmp_path: Path):
-    train(
-        tiny_data, tmp_path, "hparams_search=optuna_simcse", "hydra.sweeper.n_trials=3",
-        "validate_before=false", "export=false", "test=false", "logger=none",
-        env={},
-    )
-    best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+def test_optuna_search_runs_trials_and_writes_best_value(sweeps: dict[str, Any]):
+    sweep_dir = sweeps["optuna"]
+    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     objectives = [
-        json.loads((tmp_path / str(i) / "results.json").read_text())["best"]["val/stsb_spearman"] for i in range(3)
+        json.loads((sweep_dir / str(i) / "results.json").read_text())["best"]["val/stsb_spearman"] for i in range(3)
     ]
     assert best["best_value"] == pytest.approx(max(objectives))
     # data.batch_size is fixed by the command line here: an override beats the search space
