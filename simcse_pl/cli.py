@@ -58,7 +58,7 @@ def eval_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--split", choices=["test", "dev"], default="test", help="split of STS-B and SICK-R")
     parser.add_argument("--metrics", nargs="+", choices=["sts", "align_uniform"], default=["sts"])
-    parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"), help="data root (SIMCSE_DATA_DIR)")
+    parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"), help="data root")
     parser.add_argument("--output", help="write the results as JSON here")
     return parser
 

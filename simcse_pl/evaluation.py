@@ -137,7 +137,9 @@ def _read_tsv(path: str, columns: tuple[int, int, int], skip_header: bool) -> tu
             continue
         cols = line.split("\t")
         if len(cols) <= max(columns):
-            raise DataError(f"{path}:{lineno}: expected at least {max(columns) + 1} tab-separated columns, found {len(cols)}")
+            raise DataError(
+                f"{path}:{lineno}: expected at least {max(columns) + 1} tab-separated columns, found {len(cols)}"
+            )
         scores.append(_score(cols[s], path, lineno))
         pairs.append((_normalize(cols[a]), _normalize(cols[b])))
     return pairs, scores
@@ -185,7 +187,9 @@ def load_senteval_sts(name: str, data_dir: str, split: str = "test") -> STSTask:
     """STS12-16 with all subsets pooled, as SimCSE reports them ("all")."""
     folder, subsets = SENTEVAL_STS[name]
     if split != "test":
-        raise DataError(f"{name}: SentEval's STS12-16 are test sets only, there is no {split!r} split (use stsb or sickr)")
+        raise DataError(
+            f"{name}: SentEval's STS12-16 are test sets only, there is no {split!r} split (use stsb or sickr)"
+        )
     pairs: list[tuple[str, str]] = []
     scores: list[float] = []
     for subset in subsets:

@@ -195,7 +195,8 @@ def _saved_pooling(source: str) -> PoolingSpec | None:
     config = _read_json(source, CONFIG_NAME)
     if config is not None:
         mlp = _dense_weights(source, dense[0]["path"]) if config["mlp"] else None
-        return PoolingSpec(config["pooler"] if mlp is not None or config["pooler"] != "cls" else "cls_before_pooler", mlp)
+        kept = mlp is not None or config["pooler"] != "cls"  # "cls" whose head was dropped is plain [CLS]
+        return PoolingSpec(config["pooler"] if kept else "cls_before_pooler", mlp)
     if not modules:
         return None
     pooling = next((m for m in modules if m["type"].endswith("Pooling")), None)

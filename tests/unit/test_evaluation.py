@@ -204,7 +204,8 @@ def test_dataset_folder_is_read_with_datasets(tmp_path, monkeypatch):
     }
     _write_hf_dir(tmp_path / "my-sts", rows)
     dev = load_task(str(tmp_path / "my-sts"), "unused", "dev")
-    assert dev.name == "my-sts" and dev.pairs == [("a dog", "the dog"), ("x", "y")] and dev.scores.tolist() == [4.0, 1.0]
+    assert dev.name == "my-sts" and dev.pairs == [("a dog", "the dog"), ("x", "y")]
+    assert dev.scores.tolist() == [4.0, 1.0]
     assert load_task(str(tmp_path / "my-sts"), "unused", "test").pairs == [("t1", "t2")]
 
 

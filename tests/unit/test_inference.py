@@ -13,12 +13,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from simcse_pl.encoder import ModelLoadError, load_encoder, load_tokenizer
+from simcse_pl.encoder import ModelLoadError, load_tokenizer
 from simcse_pl.export import export_model
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
 from simcse_pl.module import SimCSEModule
-from simcse_pl.pooling import Pooler
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 128, "initializer_range": 0.2}
@@ -69,7 +68,8 @@ def model(avg_dir: Path) -> SimCSE:
 
 def test_exported_folder_encodes_as_the_training_module(model: SimCSE, avg_module: SimCSEModule):
     assert model.pooler.kind == "avg"
-    torch.testing.assert_close(model.encode(SENTENCES, batch_size=3), reference(avg_module, SENTENCES), atol=1e-5, rtol=1e-5)
+    expected = reference(avg_module, SENTENCES)
+    torch.testing.assert_close(model.encode(SENTENCES, batch_size=3), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_mlp_head_is_restored_from_the_export(mlp_module: SimCSEModule, tmp_path: Path):
