@@ -28,7 +28,7 @@ from transformers.utils import cached_file
 from simcse_pl.encoder import ModelLoadError, load_encoder, load_tokenizer, resolve_name_or_path
 from simcse_pl.evaluation import encode
 from simcse_pl.export import CONFIG_NAME
-from simcse_pl.pooling import Pooler
+from simcse_pl.pooling import Pooler, sentence_vectors
 
 # sentence-transformers pooling modes that one of our poolers reproduces
 ST_POOLING = {"mean": "avg", "cls": "cls_before_pooler"}
@@ -94,13 +94,7 @@ class SimCSE:
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
         """Sentence vectors for token ids, exactly as ``SimCSEModule.embed`` computes them."""
-        out = self.encoder(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            output_hidden_states=self.pooler.needs_hidden_states,
-        )
-        return self.pooler(out.last_hidden_state, attention_mask, out.hidden_states)
+        return sentence_vectors(self.encoder, self.pooler, input_ids, attention_mask, token_type_ids)
 
     def encode(
         self,

@@ -14,7 +14,7 @@ from simcse_pl.encoder import load_encoder
 from simcse_pl.evaluation import STSTask
 from simcse_pl.gradcache import cached_embed
 from simcse_pl.mlm import build_masked_lm
-from simcse_pl.pooling import Pooler
+from simcse_pl.pooling import Pooler, sentence_vectors
 
 DEFAULT_OPTIM = {"lr": 3e-5, "weight_decay": 0.0, "betas": (0.9, 0.999), "eps": 1e-8, "warmup_ratio": 0.0}
 
@@ -39,13 +39,7 @@ class SimCSEModule(pl.LightningModule):
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
         """Sentence vectors ``[n, d]`` for token ids ``[n, L]`` (the pooler decides [CLS]/mean/MLP)."""
-        out = self.encoder(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            output_hidden_states=self.pooler.needs_hidden_states,
-        )
-        return self.pooler(out.last_hidden_state, attention_mask, out.hidden_states)
+        return sentence_vectors(self.encoder, self.pooler, input_ids, attention_mask, token_type_ids)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         """``[B, S, L]`` token ids -> ``[B, S', d]``; single sentences are duplicated (S'=2) for two dropout views."""

@@ -73,6 +73,19 @@ class Pooler(nn.Module):
         return masked_mean((first + last) / 2.0, attention_mask)
 
 
+def sentence_vectors(
+    encoder: nn.Module, pooler: Pooler, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None
+) -> Tensor:
+    """Encoder + pooler: the one definition of "the sentence vector" for training, evaluation and inference."""
+    out = encoder(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        token_type_ids=token_type_ids,
+        output_hidden_states=pooler.needs_hidden_states,
+    )
+    return pooler(out.last_hidden_state, attention_mask, out.hidden_states)
+
+
 def sentence_transformers_mode(pooler: Pooler) -> str | None:
     """The sentence-transformers Pooling mode equal to ``pooler`` at inference (None: not expressible)."""
     return {"cls": "cls", "cls_before_pooler": "cls", "avg": "mean"}.get(pooler.kind)
