@@ -51,7 +51,7 @@ def log_test_table(loggers: list[Any], metrics: dict[str, float]) -> None:
     columns, rows = tabulate_test_metrics(metrics)
     markdown = "\n".join(
         ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        + ["| " + " | ".join(v if isinstance(v, str) else f"{v:.2f}" for v in row) + " |" for row in rows]
+        + ["| " + " | ".join(v if isinstance(v, str) else "" if v is None else f"{v:.2f}" for v in row) + " |" for row in rows]
     )
     log.info("test table:\n%s", markdown)
     for logger in loggers:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import torch
 
 from simcse_pl.callbacks import BestMetric
-from simcse_pl.loggers import tabulate_test_metrics
+from simcse_pl.loggers import log_test_table, tabulate_test_metrics
 from simcse_pl.tracking import REDACTED, git_info, redact, secret_values
 
 
@@ -46,6 +46,12 @@ def test_test_table_has_one_row_per_task():
     )
     assert columns == ["task", "pearson", "spearman"]
     assert rows == [["sickr", None, 70.0], ["stsb", 79.0, 80.0]]
+
+
+def test_test_table_logs_a_task_missing_a_metric(caplog):
+    caplog.set_level("INFO")
+    log_test_table([], {"test/stsb_spearman": 80.0, "test/stsb_pearson": 79.0, "test/sickr_spearman": 70.0})
+    assert "| sickr |  | 70.00 |" in caplog.text
 
 
 def test_best_metric_keeps_the_running_max_of_trained_weights():
