@@ -26,7 +26,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
-from simcse_pl.sources import ShardedBatches
+from simcse_pl.batching import ShardedBatches
 
 
 class ResumeCheckpoint(ModelCheckpoint):

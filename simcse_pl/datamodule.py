@@ -16,10 +16,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from transformers.tokenization_utils_base import BatchEncoding, PreTrainedTokenizerBase
 
+from simcse_pl.batching import ShardedBatches, StreamedBatches
 from simcse_pl.checkpointing import ResumableLoader
 from simcse_pl.evaluation import STSTask, load_task
 from simcse_pl.guards import TRUNCATED_KEY
-from simcse_pl.sources import HFText, ShardedBatches, StreamedBatches
+from simcse_pl.sources import HFText
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Where training sentences come from, and how they are split across DDP ranks and dataloader workers.
+"""Where training sentences come from: readers of local files and Hugging Face streams, with input checks.
 
 ``TextLines`` never holds the corpus text in memory: one pass checks every line (UTF-8, blank lines) and
 records the byte offset of each sentence (8 bytes a line, 8 MB for wiki1m); sentences are then read by
@@ -6,6 +6,7 @@ seeking. That gives an exact global shuffle per epoch (as the paper's random sam
 the data that is just a step number, so a run can resume exactly.
 
 ``HFText`` streams a Hugging Face dataset (hub id or local files) with ``datasets`` in streaming mode.
+How sources are cut into batches for each DDP rank and dataloader worker is ``batching.py``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import IterableDataset, get_worker_info
 
 log = logging.getLogger(__name__)
 
@@ -213,99 +212,6 @@ class NLITriplets:
         return {**self.__dict__, "_file": None}  # open handles do not cross into worker processes
 
 
-class SharedInt:
-    """An int attribute kept in shared memory. The training loader's workers persist across epochs with a
-    copy of the dataset made when they started; through shared memory they still read the epoch and resume
-    position the main process set since (``set_epoch``, ``start_step``), not the ones they started with."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.slot = f"_shared_{name}"
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        return self if obj is None else int(obj.__dict__[self.slot])
-
-    def __set__(self, obj: Any, value: int) -> None:
-        if self.slot in obj.__dict__:
-            obj.__dict__[self.slot].fill_(int(value))
-        else:
-            obj.__dict__[self.slot] = torch.tensor(int(value), dtype=torch.int64).share_memory_()
-
-
-class ShardedBatches(IterableDataset):
-    """Batches of an indexed source for one DDP rank; dataloader workers take turns by step.
-
-    Global step ``k`` of an epoch uses the permuted items ``[k·B·W, (k+1)·B·W)`` (``W`` ranks); rank ``r``
-    takes the ``r``-th block of ``B``. Worker ``w`` of ``n`` produces steps ``w, w+n, …``, which the
-    DataLoader interleaves back in order, so the stream is the same for any number of workers and every
-    item is seen exactly once per epoch. A last step with fewer than ``B·W`` items is dropped when
-    ``drop_last`` (counted), otherwise split evenly across ranks.
-    """
-
-    epoch = SharedInt()
-    start_step = SharedInt()
-
-    def __init__(
-        self,
-        source: Sequence[tuple[str, ...]],
-        batch_size: int,
-        collate: Callable[[list[tuple[str, ...]]], dict[str, torch.Tensor]],
-        rank: int = 0,
-        world_size: int = 1,
-        shuffle: bool = True,
-        seed: int = 0,
-        drop_last: bool = True,
-    ) -> None:
-        self.source = source
-        self.batch_size = batch_size
-        self.collate = collate
-        self.rank = rank
-        self.world_size = world_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.drop_last = drop_last
-        self.epoch = 0
-        self.start_step = 0  # steps of this epoch already trained (set when resuming)
-        per_step = batch_size * world_size
-        self.full_steps, self.remainder = divmod(len(source), per_step)
-        self.keep_partial = not drop_last and self.remainder >= world_size
-        if self.full_steps == 0 and not self.keep_partial:
-            raise DataError(
-                f"{len(source)} sentences are fewer than one step of data.batch_size={batch_size} × {world_size} "
-                "rank(s); lower the batch size or set data.drop_last=false"
-            )
-
-    @property
-    def dropped(self) -> int:
-        """Items left out of every epoch by ``drop_last``."""
-        return 0 if self.keep_partial else self.remainder
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.full_steps + int(self.keep_partial)
-
-    def order(self) -> np.ndarray:
-        n = len(self.source)
-        if not self.shuffle:
-            return np.arange(n)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(n)
-
-    def step_items(self, order: np.ndarray, step: int) -> np.ndarray:
-        per_step = self.batch_size * self.world_size
-        if step < self.full_steps:
-            start = step * per_step + self.rank * self.batch_size
-            return order[start : start + self.batch_size]
-        return np.array_split(order[self.full_steps * per_step :], self.world_size)[self.rank]
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        order = self.order()
-        for step in range(self.start_step + worker, len(self), workers):
-            yield self.collate([self.source[int(i)] for i in self.step_items(order, step)])
-
-
 class HFText:
     """Sentences from a Hugging Face dataset, streamed (``datasets.load_dataset(..., streaming=True)``).
 
@@ -392,45 +298,3 @@ class HFNLI(HFText):
         self.skipped_rows += 1
         log.warning("%s: skipped a row with empty %s (%d so far in this process)", self.path, ", ".join(empty), self.skipped_rows)
         return None
-
-
-class StreamedBatches(IterableDataset):
-    """Batches of an ``HFText`` stream for one rank; ``datasets`` splits the stream's shards over workers."""
-
-    epoch = SharedInt()
-
-    def __init__(
-        self,
-        source: HFText,
-        batch_size: int,
-        collate: Callable[[list[tuple[str, ...]]], dict[str, torch.Tensor]],
-        rank: int = 0,
-        world_size: int = 1,
-        seed: int = 0,
-        max_samples: int | None = None,
-    ) -> None:
-        self.source = source
-        self.batch_size = batch_size
-        self.collate = collate
-        self.rank = rank
-        self.world_size = world_size
-        self.seed = seed
-        self.max_samples = max_samples
-        self.epoch = 0
-        self.blank_lines = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        stream = self.source.stream(self.rank, self.world_size, self.seed, self.epoch, self.max_samples)
-        batch: list[tuple[str, ...]] = []
-        for row in stream:
-            example = self.source.example(row)
-            if example is None:
-                self.blank_lines += 1
-                continue
-            batch.append(example)
-            if len(batch) == self.batch_size:
-                yield self.collate(batch)
-                batch = []

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from simcse_pl.checkpointing import AtomicCheckpointIO, ExactResume, ResumableLoader
-from simcse_pl.sources import ShardedBatches, TextLines
+from simcse_pl.batching import ShardedBatches
+from simcse_pl.sources import TextLines
 
 
 def identity(examples):

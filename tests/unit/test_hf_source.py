@@ -4,7 +4,8 @@ from collections import Counter
 
 import pytest
 
-from simcse_pl.sources import DataError, HFText, StreamedBatches
+from simcse_pl.batching import StreamedBatches
+from simcse_pl.sources import DataError, HFText
 
 
 def identity(examples):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from simcse_pl.sources import DataError, HFNLI, NLITriplets, ShardedBatches, StreamedBatches
+from simcse_pl.batching import ShardedBatches, StreamedBatches
+from simcse_pl.sources import DataError, HFNLI, NLITriplets
 
 HEAD72 = Path(__file__).resolve().parents[3] / "shared" / "data" / "nli" / "nli_for_simcse_head72.csv"
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from simcse_pl.sources import ShardedBatches, TextLines
+from simcse_pl.batching import ShardedBatches
+from simcse_pl.sources import TextLines
 
 
 def texts(examples: list[tuple[str, ...]]) -> list[str]:

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from simcse_pl.sources import DataError, ShardedBatches, TextLines
+from simcse_pl.batching import ShardedBatches
+from simcse_pl.sources import DataError, TextLines
 
 
 def identity(examples):
