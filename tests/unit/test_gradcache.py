@@ -14,16 +14,8 @@ from torch.utils.data import DataLoader
 
 from simcse_pl.losses import InfoNCE
 from simcse_pl.module import SimCSEModule
+from tiny_model import TINY_MODEL
 
-TINY = {
-    "name_or_path": None,
-    "random_init": {
-        "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 64,
-    },
-    "pooler": "cls",
-    "mlp_only_train": True,
-}
 CHUNK = 3  # rows per chunk: 8 sentences x 2 views = 16 rows, so the last chunk is short
 
 
@@ -36,7 +28,7 @@ def make_batch(rows: int = 8, sentences: int = 1, seed: int = 0) -> dict[str, to
 
 def make_module(mini_batch_size: int | None) -> SimCSEModule:
     torch.manual_seed(0)
-    return SimCSEModule(model=TINY, loss=InfoNCE(tau=0.05, mini_batch_size=mini_batch_size))
+    return SimCSEModule(model=TINY_MODEL, loss=InfoNCE(tau=0.05, mini_batch_size=mini_batch_size))
 
 
 def grads(module: SimCSEModule) -> dict[str, torch.Tensor]:

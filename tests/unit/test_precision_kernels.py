@@ -10,16 +10,8 @@ from torch.utils.data import DataLoader
 
 from simcse_pl.losses import InfoNCE
 from simcse_pl.module import SimCSEModule
+from tiny_model import TINY_MODEL
 
-TINY = {
-    "name_or_path": None,
-    "random_init": {
-        "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 64,
-    },
-    "pooler": "cls",
-    "mlp_only_train": True,
-}
 
 
 def batch(seed: int) -> dict[str, torch.Tensor]:
@@ -31,7 +23,7 @@ def batch(seed: int) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed", "16-mixed"])
 def test_trains_in_each_precision(precision: str):
     torch.manual_seed(0)
-    module = SimCSEModule(model=TINY, loss=InfoNCE(), optim={"lr": 1e-3})
+    module = SimCSEModule(model=TINY_MODEL, loss=InfoNCE(), optim={"lr": 1e-3})
     before = module.pooler.mlp.dense.weight.detach().clone()
     trainer = pl.Trainer(
         accelerator="cpu", precision=precision, max_steps=2, log_every_n_steps=1, logger=False,
@@ -51,12 +43,12 @@ def test_similarities_are_float32_under_autocast():
 
 
 def test_attention_uses_sdpa():
-    module = SimCSEModule(model=TINY, loss=InfoNCE())
+    module = SimCSEModule(model=TINY_MODEL, loss=InfoNCE())
     assert module.encoder.config._attn_implementation == "sdpa"
 
 
 def test_compile_wraps_the_encoder_in_place():
-    plain = SimCSEModule(model=TINY, loss=InfoNCE())
-    compiled = SimCSEModule(model={**TINY, "compile": True}, loss=InfoNCE())
+    plain = SimCSEModule(model=TINY_MODEL, loss=InfoNCE())
+    compiled = SimCSEModule(model={**TINY_MODEL, "compile": True}, loss=InfoNCE())
     assert compiled.encoder._compiled_call_impl is not None and plain.encoder._compiled_call_impl is None
     assert compiled.state_dict().keys() == plain.state_dict().keys()  # checkpoints and export unchanged
