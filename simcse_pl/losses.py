@@ -16,10 +16,12 @@ NEGATIVES = ("cross_view", "all_views")
 
 
 def cosine_matrix(a: Tensor, b: Tensor) -> Tensor:
-    """Pairwise cosine similarity, computed in float32 so bf16/fp16 training keeps a precise softmax (autocast
-    would run the matmul in half precision even on float32 inputs, so it is switched off here)."""
+    """Pairwise cosine similarity, computed in at least float32 so bf16/fp16 training keeps a precise softmax
+    (autocast would run the matmul in half precision even on float32 inputs, so it is switched off here);
+    float64 inputs stay float64 (the equivalence tests run in double precision)."""
+    dtype = torch.promote_types(a.dtype, torch.float32)
     with torch.autocast(a.device.type, enabled=False):
-        return F.normalize(a.float(), dim=-1) @ F.normalize(b.float(), dim=-1).T
+        return F.normalize(a.to(dtype), dim=-1) @ F.normalize(b.to(dtype), dim=-1).T
 
 
 class InfoNCE(nn.Module):

@@ -11,9 +11,9 @@ import torch
 from simcse_pl.losses import InfoNCE
 
 # anchors, positives, hard negatives; cosines are exact fractions of √2 by construction
-Z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-Z2 = torch.tensor([[2.0, 0.0], [1.0, 1.0], [0.0, 3.0]])
-Z3 = torch.tensor([[0.0, -1.0], [-1.0, 0.0], [1.0, -1.0]])
+Z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+Z2 = torch.tensor([[2.0, 0.0], [1.0, 1.0], [0.0, 3.0]], dtype=torch.float64)
+Z3 = torch.tensor([[0.0, -1.0], [-1.0, 0.0], [1.0, -1.0]], dtype=torch.float64)
 R = 1 / math.sqrt(2)
 # cos(z1_i, z2_j) and cos(z1_i, z3_j), by hand
 COS_POS = [[1.0, R, 0.0], [0.0, R, 1.0], [R, 1.0, R]]
@@ -41,13 +41,13 @@ def hand_loss(tau: float, alpha: float) -> float:
 def test_logits_matrix_is_positives_then_weighted_hard_negatives(tau, alpha):
     logits = InfoNCE(tau=tau, hard_negative_weight=math.log(alpha)).logits(Z1, Z2, Z3)
     assert logits.shape == (3, 6)
-    assert torch.allclose(logits, torch.tensor(hand_logits(tau, math.log(alpha))), atol=1e-5)
+    assert torch.allclose(logits, torch.tensor(hand_logits(tau, math.log(alpha)), dtype=torch.float64), atol=1e-5)
 
 
 @pytest.mark.parametrize(("tau", "alpha"), [(0.05, 1.0), (0.5, 1.0), (0.5, 2.0), (1.0, 0.5), (0.2, 10.0)])
 def test_loss_weights_only_the_own_hard_negative_by_alpha(tau, alpha):
     loss = InfoNCE(tau=tau, hard_negative_weight=math.log(alpha))(Z1, Z2, Z3)
-    assert loss.item() == pytest.approx(hand_loss(tau, alpha), rel=1e-5)
+    assert loss.item() == pytest.approx(hand_loss(tau, alpha), rel=1e-9)
 
 
 def test_larger_alpha_pushes_harder_on_own_hard_negative():
@@ -65,12 +65,12 @@ def test_anchor_rows_weight_each_anchors_own_hard_negative_in_the_global_batch()
     full = loss.logits(Z1, Z2, Z3)
     assert torch.allclose(loss.logits(Z1, Z2, Z3, anchor_rows=slice(1, 3)), full[1:3], atol=1e-6)
     per_row = torch.nn.functional.cross_entropy(full, torch.arange(3), reduction="none")
-    assert per_row.mean().item() == pytest.approx(hand_loss(0.5, 3.0), rel=1e-5)
-    assert loss(Z1, Z2, Z3, anchor_rows=slice(1, 3)).item() == pytest.approx(per_row[1:].mean().item(), rel=1e-6)
+    assert per_row.mean().item() == pytest.approx(hand_loss(0.5, 3.0), rel=1e-9)
+    assert loss(Z1, Z2, Z3, anchor_rows=slice(1, 3)).item() == pytest.approx(per_row[1:].mean().item(), rel=1e-9)
 
 
 def test_symmetric_adds_hard_negatives_only_to_the_anchor_direction():
     tau = 0.5
     backward = InfoNCE(tau=tau)(Z2, Z1).item()
     expected = (hand_loss(tau, 1.0) + backward) / 2
-    assert InfoNCE(tau=tau, symmetric=True)(Z1, Z2, Z3).item() == pytest.approx(expected, rel=1e-5)
+    assert InfoNCE(tau=tau, symmetric=True)(Z1, Z2, Z3).item() == pytest.approx(expected, rel=1e-9)
