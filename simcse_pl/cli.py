@@ -28,11 +28,22 @@ from simcse_pl.sources import DataError, check_file, decode_line
 DEV_TASKS = ["stsb", "sickr"]  # SimCSE's dev mode: the two STS tasks that have a dev split
 
 
+def _positive_int(text: str) -> int:
+    """argparse type of counts: argparse then reports ``argument --batch-size: must be ...`` in one line."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})")
+    return value
+
+
 def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="exported model folder, sentence-transformers folder, hub id, or .ckpt")
     parser.add_argument("--pooler", choices=POOLERS, help="override the model's pooler")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--max-length", type=int, help="truncate longer inputs (default: the model's limit)")
+    parser.add_argument("--batch-size", type=_positive_int, default=128)
+    parser.add_argument("--max-length", type=_positive_int, help="truncate longer inputs (default: the model's limit)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     parser.add_argument(
         "--precision", choices=PRECISIONS, default="auto",
@@ -124,16 +135,40 @@ def read_sentences(path: str) -> list[str]:
         return [decode_line(raw, path, n).rstrip("\r\n") for n, raw in enumerate(f, start=1)]
 
 
+def check_output(path: str) -> str:
+    """``path`` if a file can be written there, checked before the model loads: a bad ``--output`` must not
+    cost a whole encoding run."""
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(path):
+        example = os.path.join(path, "vectors.npy")
+        raise ValueError(f"--output {path}: is a directory; give the file to write, e.g. {example}")
+    if not os.path.isdir(folder):
+        raise ValueError(f"--output {path}: no such directory {folder}")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--output {path}: cannot write in {folder} (permission denied)")
+    return path
+
+
+def save_vectors(path: str, vectors: np.ndarray) -> None:
+    """Write ``vectors`` to exactly ``path``: ``np.save`` given a name would append ``.npy`` to it."""
+    try:
+        with open(path, "wb") as f:
+            np.save(f, vectors)
+    except OSError as exc:
+        raise ValueError(f"--output {path}: cannot write it ({exc.strerror})") from None
+
+
 def encode_main(argv: list[str] | None = None) -> int:
     args = encode_parser().parse_args(argv)
     try:
+        check_output(args.output)
         sentences = read_sentences(args.input)
         if not sentences:
             raise DataError(f"{args.input}: empty file")
         vectors = _load_model(args).encode(sentences, args.batch_size, normalize=args.normalize, return_numpy=True)
-    except (DataError, ModelLoadError) as exc:
+        save_vectors(args.output, vectors.astype(np.float32))
+    except (DataError, ModelLoadError, ValueError) as exc:
         print(f"simcse-encode: error: {exc}", file=sys.stderr)
         return 2
-    np.save(args.output, vectors.astype(np.float32))
     print(f"{args.output}: {vectors.shape[0]} × {vectors.shape[1]} float32")
     return 0

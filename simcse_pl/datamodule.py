@@ -18,7 +18,7 @@ from transformers.tokenization_utils_base import BatchEncoding, PreTrainedTokeni
 
 from simcse_pl.batching import ShardedBatches, StreamedBatches
 from simcse_pl.checkpointing import ResumableLoader
-from simcse_pl.evaluation import STSTask, load_task
+from simcse_pl.evaluation import STSTask, clip_text, load_task
 from simcse_pl.guards import TRUNCATED_KEY
 from simcse_pl.sources import HFText
 
@@ -26,7 +26,10 @@ log = logging.getLogger(__name__)
 
 
 class Collator:
-    """Tokenizes ``B`` examples of ``S`` sentences each into ``[B, S, L]`` tensors, padded per batch."""
+    """Tokenizes ``B`` examples of ``S`` sentences each into ``[B, S, L]`` tensors, padded per batch.
+
+    Each sentence is first clipped to a number of characters (``clip_text``), so a huge line does not stall
+    the batch in the tokenizer; a clipped sentence counts as truncated."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, max_len: int) -> None:
         self.tokenizer = tokenizer
@@ -35,15 +38,20 @@ class Collator:
     def __call__(self, examples: list[tuple[str, ...]]) -> dict[str, Any]:
         per_example = len(examples[0])
         flat = [s for example in examples for s in example]
-        encoded = self.tokenizer(flat, padding=True, truncation=True, max_length=self.max_len, return_tensors="pt")
+        texts = [clip_text(s, self.max_len) for s in flat]
+        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_len, return_tensors="pt")
         batch: dict[str, Any] = {k: v.view(len(examples), per_example, -1) for k, v in encoded.items()}
-        return {**batch, TRUNCATED_KEY: self._truncated(encoded, flat)}
+        clipped = [len(text) < len(s) for text, s in zip(texts, flat, strict=True)]
+        return {**batch, TRUNCATED_KEY: self._truncated(encoded, texts, clipped)}
 
-    def _truncated(self, encoded: BatchEncoding, flat: list[str]) -> int:
-        """How many sentences were cut at max_len (fast tokenizers keep the cut-off part as ``overflowing``)."""
+    def _truncated(self, encoded: BatchEncoding, texts: list[str], clipped: list[bool]) -> int:
+        """How many sentences were cut: clipped by characters, or at max_len tokens (fast tokenizers keep the
+        cut-off part as ``overflowing``)."""
         if encoded.encodings is not None:
-            return sum(1 for e in encoded.encodings if e.overflowing)
-        return sum(len(ids) > self.max_len for ids in self.tokenizer(flat, truncation=False)["input_ids"])
+            overflowed = [bool(e.overflowing) for e in encoded.encodings]
+        else:
+            overflowed = [len(ids) > self.max_len for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
+        return sum(o or c for o, c in zip(overflowed, clipped, strict=True))
 
 
 class SentenceSet(Dataset):
@@ -68,8 +76,10 @@ class EvalCollator:
         self.max_len = max_len
 
     def __call__(self, items: list[tuple[int, str]]) -> dict[str, torch.Tensor]:
+        limit = self.tokenizer.model_max_length if self.max_len is None else self.max_len
         encoded = self.tokenizer(
-            [s for _, s in items], padding=True, truncation=True, max_length=self.max_len, return_tensors="pt"
+            [clip_text(s, limit) for _, s in items], padding=True, truncation=True, max_length=self.max_len,
+            return_tensors="pt",
         )
         return {**encoded, "index": torch.tensor([i for i, _ in items])}
 

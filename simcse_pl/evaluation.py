@@ -17,6 +17,8 @@ Data (SentEval's layout under the data root, as ``scripts/download_data.py`` pla
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from simcse_pl.sources import DataError, check_file, decode_line
 
+log = logging.getLogger(__name__)
+
 # SentEval's STS12-16 folders and subsets (STS13 without SMT, which SentEval does not distribute)
 SENTEVAL_STS = {
     "sts12": ("STS12-en-test", ("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews")),
@@ -41,6 +45,9 @@ SENTEVAL_STS = {
     "sts16": ("STS16-en-test", ("answer-answer", "headlines", "plagiarism", "postediting", "question-question")),
 }
 SICK_FILES = {"train": "SICK_train.txt", "dev": "SICK_trial.txt", "test": "SICK_test_annotated.txt"}
+SICK_HEADER = "pair_ID"  # first field of the header row of SentEval's SICK files
+# the scale of each task's gold scores (after HUB_TASKS' factor); a score outside it is warned about, not dropped
+SCORE_RANGES = {**{name: (0.0, 5.0) for name in SENTEVAL_STS}, "stsb": (0.0, 5.0), "sickr": (1.0, 5.0)}
 # hub datasets of the same tasks -> (task name, factor that puts scores on SentEval's 0-5 scale)
 HUB_TASKS = {
     "sentence-transformers/stsb": ("stsb", 5.0),
@@ -121,34 +128,62 @@ def _lines(path: str) -> list[str]:
         return [decode_line(raw, path, n).rstrip("\r\n") for n, raw in enumerate(f, start=1)]
 
 
-def _score(text: str, path: str, lineno: int) -> float:
+def _score(value: Any, where: str) -> float:
+    """A gold score as a float; ``where`` (``path:line``) names it when it is not a finite number, since one NaN
+    would make every correlation of the task NaN."""
     try:
-        return float(text)
-    except ValueError:
-        raise DataError(f"{path}:{lineno}: score {text!r} is not a number") from None
+        score = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: score {value!r} is not a number") from None
+    if not math.isfinite(score):
+        raise DataError(f"{where}: score {value!r} is not a finite number")
+    return score
 
 
-def _read_tsv(path: str, columns: tuple[int, int, int], skip_header: bool) -> tuple[list[tuple[str, str]], list[float]]:
-    """Pairs and scores from tab-separated rows; ``columns`` are (sentence 1, sentence 2, score)."""
+def _warn_out_of_range(task: str, where: str, scores: Sequence[float], positions: Sequence[int], unit: str) -> None:
+    """One warning per file for scores off the task's scale (a wrong column, or a copy rescaled to 0-1): they are
+    kept, as they still rank pairs, but ``align``'s threshold of 4 would no longer mean the same."""
+    if task not in SCORE_RANGES:
+        return
+    low, high = SCORE_RANGES[task]
+    outside = [p for p, score in zip(positions, scores, strict=True) if not low <= score <= high]
+    if outside:
+        log.warning(
+            "%s: %d score%s outside the range %g-%g of %s (first at %s %d)",
+            where, len(outside), "" if len(outside) == 1 else "s", low, high, task, unit, outside[0],
+        )
+
+
+def _read_tsv(
+    path: str, task: str, columns: tuple[int, int, int], header: str | None = None
+) -> tuple[list[tuple[str, str]], list[float]]:
+    """Pairs and scores from tab-separated rows; ``columns`` are (sentence 1, sentence 2, score). With ``header``,
+    line 1 must start with it and is skipped: a file without its header would otherwise lose its first pair."""
     a, b, s = columns
-    pairs, scores = [], []
-    for lineno, line in enumerate(_lines(path), start=1):
-        if (skip_header and lineno == 1) or not line.strip():
+    lines = _lines(path)
+    if header is not None and not (lines[0] if lines else "").startswith(header):
+        found = lines[0][:60] if lines else ""
+        raise DataError(f"{path}:1: expected the header row (starting with {header!r}) first, found {found!r}")
+    pairs, scores, linenos = [], [], []
+    for lineno, line in enumerate(lines, start=1):
+        if (header is not None and lineno == 1) or not line.strip():
             continue
         cols = line.split("\t")
         if len(cols) <= max(columns):
             raise DataError(
                 f"{path}:{lineno}: expected at least {max(columns) + 1} tab-separated columns, found {len(cols)}"
             )
-        scores.append(_score(cols[s], path, lineno))
+        scores.append(_score(cols[s], f"{path}:{lineno}"))
         pairs.append((_normalize(cols[a]), _normalize(cols[b])))
+        linenos.append(lineno)
+    _warn_out_of_range(task, path, scores, linenos, "line")
     return pairs, scores
 
 
 def load_stsb(data_dir: str, split: str = "test") -> STSTask:
     """STS Benchmark in SentEval's layout: ``stsb/sts-{split}.csv``, tab-separated, score in column 5."""
     path = check_file(os.path.join(data_dir, "stsb", f"sts-{split}.csv"), "paths.data_dir")
-    pairs, scores = _read_tsv(path, (5, 6, 4), skip_header=False)
+    pairs, scores = _read_tsv(path, "stsb", (5, 6, 4))
     return STSTask("stsb", pairs, np.asarray(scores))
 
 
@@ -157,11 +192,11 @@ def load_sickr(data_dir: str, split: str = "test") -> STSTask:
     if split not in SICK_FILES:
         raise DataError(f"sickr: no {split!r} split (known: {', '.join(SICK_FILES)})")
     path = check_file(os.path.join(data_dir, "sick", SICK_FILES[split]), "paths.data_dir")
-    pairs, scores = _read_tsv(path, (1, 2, 3), skip_header=True)
+    pairs, scores = _read_tsv(path, "sickr", (1, 2, 3), header=SICK_HEADER)
     return STSTask("sickr", pairs, np.asarray(scores))
 
 
-def _read_sts_subset(folder: str, subset: str) -> tuple[list[tuple[str, str]], list[float]]:
+def _read_sts_subset(task: str, folder: str, subset: str) -> tuple[list[tuple[str, str]], list[float]]:
     """One SentEval STS subset. As SentEval does, a pair whose gold line is empty is unscored and skipped."""
     input_path = check_file(os.path.join(folder, f"STS.input.{subset}.txt"), "paths.data_dir")
     gold_path = check_file(os.path.join(folder, f"STS.gs.{subset}.txt"), "paths.data_dir")
@@ -171,15 +206,17 @@ def _read_sts_subset(folder: str, subset: str) -> tuple[list[tuple[str, str]], l
             f"{gold_path}:{min(len(gold), len(inputs)) + 1}: {len(gold)} gold lines for the {len(inputs)} "
             f"sentence pairs of {input_path}; the files must match line for line"
         )
-    pairs, scores = [], []
+    pairs, scores, linenos = [], [], []
     for lineno, (line, score) in enumerate(zip(inputs, gold, strict=True), start=1):
         if not score.strip():
             continue
         cols = line.split("\t")
         if len(cols) != 2:
             raise DataError(f"{input_path}:{lineno}: expected 2 tab-separated sentences, found {len(cols)} columns")
-        scores.append(_score(score, gold_path, lineno))
+        scores.append(_score(score, f"{gold_path}:{lineno}"))
         pairs.append((_normalize(cols[0]), _normalize(cols[1])))
+        linenos.append(lineno)
+    _warn_out_of_range(task, gold_path, scores, linenos, "line")
     return pairs, scores
 
 
@@ -193,7 +230,7 @@ def load_senteval_sts(name: str, data_dir: str, split: str = "test") -> STSTask:
     pairs: list[tuple[str, str]] = []
     scores: list[float] = []
     for subset in subsets:
-        p, s = _read_sts_subset(os.path.join(data_dir, folder), subset)
+        p, s = _read_sts_subset(name, os.path.join(data_dir, folder), subset)
         pairs += p
         scores += s
     return STSTask(name, pairs, np.asarray(scores))
@@ -216,7 +253,10 @@ def load_hub_task(dataset: str, split: str = "test") -> STSTask:
     if missing:
         raise DataError(f"{dataset}: no column(s) {', '.join(sorted(missing))} (has {', '.join(rows.column_names)})")
     pairs = [(_normalize(a), _normalize(b)) for a, b in zip(rows["sentence1"], rows["sentence2"], strict=True)]
-    return STSTask(name, pairs, np.asarray(rows["score"], dtype=np.float64) * scale)
+    where = f"{dataset} (split {hf_split!r})"
+    scores = [_score(value, f"{where} row {i}") * scale for i, value in enumerate(rows["score"])]
+    _warn_out_of_range(name, where, scores, range(len(scores)), "row")
+    return STSTask(name, pairs, np.asarray(scores))
 
 
 TASKS: dict[str, Callable[[str, str], STSTask]] = {
@@ -239,6 +279,24 @@ Embed = Callable[..., Tensor]  # (input_ids, attention_mask[, token_type_ids]) -
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MIN_CLIP_CHARS = 1000
+CHARS_PER_TOKEN = 100  # far more than a wordpiece token spans: clipping practically never changes the tokens kept
+
+
+def clip_text(text: str, max_tokens: int) -> str:
+    """``text`` cut to ``max(MIN_CLIP_CHARS, CHARS_PER_TOKEN * max_tokens)`` characters before tokenizing.
+
+    The tokenizer truncates to ``max_tokens`` only after tokenizing the whole text, so one 10 MB line would
+    stall its batch for a minute or more; a sentence whose tokens fit ``max_tokens`` is practically never this
+    long. One function, so training (``Collator``) and inference/evaluation (``encode``) clip alike."""
+    return text[: max(MIN_CLIP_CHARS, CHARS_PER_TOKEN * max_tokens)]
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` if it is an integer >= 1, else a ``ValueError`` naming the argument ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer (got {value!r})")
+    return value
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
@@ -269,9 +327,11 @@ def encode(
 
     Sentences are tokenized once and batched by token count, so a batch pads to nearly nothing."""
     if not sentences:
-        raise ValueError("no sentences to encode")
+        raise ValueError("sentences is empty: there is nothing to encode")
+    positive_int("batch_size", batch_size)
+    limit = tokenizer.model_max_length if max_length is None else positive_int("max_length", max_length)
     device = torch.device(device)
-    tokens = tokenizer(list(sentences), truncation=True, max_length=max_length)
+    tokens = tokenizer([clip_text(s, limit) for s in sentences], truncation=True, max_length=max_length)
     order = sorted(range(len(sentences)), key=lambda i: len(tokens["input_ids"][i]))
     chunks = []
     for start in range(0, len(order), batch_size):

@@ -26,7 +26,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from transformers.utils import cached_file
 
 from simcse_pl.encoder import ModelLoadError, load_encoder, load_tokenizer, resolve_name_or_path
-from simcse_pl.evaluation import encode
+from simcse_pl.evaluation import encode, positive_int
 from simcse_pl.export import CONFIG_NAME
 from simcse_pl.pooling import Pooler, sentence_vectors
 
@@ -65,7 +65,8 @@ class SimCSE:
         self.encoder = encoder.eval().to(self.device)
         self.pooler = pooler.eval().to(self.device)
         self.tokenizer = tokenizer
-        self.max_length = max_length or _max_length(tokenizer, encoder)
+        default = _max_length(tokenizer, encoder)
+        self.max_length = default if max_length is None else positive_int("max_length", max_length)
         self.normalize = normalize
         self.precision = precision  # see evaluation.PRECISIONS: "auto" is fp32 on CPUs, bf16/fp16 on GPUs
         self.corpus: list[str] = []
@@ -88,7 +89,7 @@ class SimCSE:
             source = resolve_name_or_path(path_or_id)
             encoder, tokenizer = load_encoder(path_or_id), load_tokenizer(path_or_id)
             spec = _saved_pooling(source) or PoolingSpec("cls" if _own_pooler(encoder) else "cls_before_pooler")
-            max_length = max_length or _st_max_length(source)
+            max_length = _st_max_length(source) if max_length is None else max_length
         pooling = _build_pooler(pooler or spec.kind, spec, encoder)
         return cls(encoder, tokenizer, pooling, device, max_length, spec.normalize, precision)
 
@@ -105,7 +106,7 @@ class SimCSE:
     ) -> Tensor | np.ndarray:
         """``[n, d]`` float32 vectors (``[d]`` for one string); ``normalize`` defaults to the model's own setting."""
         single = isinstance(sentences, str)
-        batch = [sentences] if single else list(sentences)
+        batch = _sentences("sentences", sentences)
         vectors = encode(self.embed, self.tokenizer, batch, batch_size, self.max_length, self.device, self.precision)
         if self.normalize if normalize is None else normalize:
             vectors = F.normalize(vectors, dim=-1)
@@ -114,30 +115,34 @@ class SimCSE:
 
     def similarity(self, a: str | Sequence[str], b: str | Sequence[str], batch_size: int = 128) -> float | np.ndarray:
         """Cosine similarity: a float for two strings, else a ``[len(a), len(b)]`` array."""
-        x = self.encode([a] if isinstance(a, str) else a, batch_size, normalize=True)
-        y = self.encode([b] if isinstance(b, str) else b, batch_size, normalize=True)
+        x = self.encode(_sentences("a", a), batch_size, normalize=True)
+        y = self.encode(_sentences("b", b), batch_size, normalize=True)
         scores = (x @ y.T).numpy()
         return float(scores[0, 0]) if isinstance(a, str) and isinstance(b, str) else scores
 
     def build_index(self, corpus: Sequence[str], batch_size: int = 128) -> None:
-        """Encode ``corpus`` for ``search``: a faiss inner-product index when faiss is installed, else a tensor."""
-        self.corpus = list(corpus)
-        vectors = self.encode(self.corpus, batch_size, normalize=True)
+        """Encode ``corpus`` for ``search``: a faiss inner-product index when faiss is installed, else a tensor.
+
+        All or nothing: the corpus and its index are replaced together once the new index is built, so a
+        failure leaves the previous pair in place (never old vectors pointing into new sentences)."""
+        sentences = _sentences("corpus", corpus)
+        vectors = self.encode(sentences, batch_size, normalize=True)
         try:
             import faiss
         except ImportError:
-            self._index = vectors
-            return
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(vectors.numpy())
-        self._index = index
+            index: Any = vectors
+        else:
+            index = faiss.IndexFlatIP(vectors.shape[1])
+            index.add(vectors.numpy())
+        self.corpus, self._index = sentences, index
 
     def search(self, queries: str | Sequence[str], top_k: int = 5) -> list[Hit] | list[list[Hit]]:
         """The ``top_k`` corpus sentences most cosine-similar to each query, best first."""
+        positive_int("top_k", top_k)
         if self._index is None:
             raise RuntimeError("call build_index(corpus) before search")
         single = isinstance(queries, str)
-        q = self.encode([queries] if single else queries, normalize=True)
+        q = self.encode(_sentences("queries", queries), normalize=True)
         k = min(top_k, len(self.corpus))
         if isinstance(self._index, Tensor):
             scores, ids = (q @ self._index.T).topk(k, dim=-1)
@@ -148,6 +153,18 @@ class SimCSE:
             for row_s, row_i in zip(scores, ids, strict=True)
         ]
         return hits[0] if single else hits
+
+
+def _sentences(name: str, value: str | Sequence[str]) -> list[str]:
+    """``value`` (one string or several) as a list, or a ``ValueError`` naming the argument when it is empty
+    or holds something other than a string: the tokenizer's own error for those names neither."""
+    items = [value] if isinstance(value, str) else list(value)
+    if not items:
+        raise ValueError(f"{name} is empty: give at least one sentence")
+    bad = next((i for i, item in enumerate(items) if not isinstance(item, str)), None)
+    if bad is not None:
+        raise ValueError(f"{name}[{bad}] is {type(items[bad]).__name__}, not a string")
+    return items
 
 
 def _own_pooler(encoder: PreTrainedModel) -> nn.Module | None:

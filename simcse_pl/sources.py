@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,22 +27,52 @@ class DataError(ValueError):
     """Bad input data; the message names the file and line (or config key) at fault."""
 
 
+# what a path is instead of a regular file; reading a FIFO or a device would block or read nothing
+NOT_A_FILE = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO/named pipe"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def check_file(path: str, key: str) -> str:
-    if not os.path.isfile(path):
+    """``path`` if it is a regular file we may read; otherwise a ``DataError`` saying what is wrong with it, so
+    a directory or a device is not reported as missing and a permission problem is not a stack trace."""
+    try:
+        mode = os.stat(path).st_mode
+    except PermissionError:
+        raise DataError(f"{path}: permission denied ({key})") from None
+    except OSError:
         raise DataError(
             f"{path}: no such file ({key}). Point paths.data_dir / SIMCSE_DATA_DIR at your data root, "
             "or run `make data` to download it."
-        )
+        ) from None
+    for is_kind, kind in NOT_A_FILE:
+        if is_kind(mode):
+            raise DataError(f"{path}: is {kind}, not a file ({key})")
+    try:
+        open(path, "rb").close()  # the only sure test: os.access asks about the real, not the effective, user
+    except PermissionError:
+        raise DataError(f"{path}: permission denied ({key})") from None
     return path
 
 
 def decode_line(raw: bytes, path: str, lineno: int) -> str:
+    """One line of a UTF-8 file as text, without the byte-order mark some editors put before line 1.
+
+    A NUL byte is refused: no text has one, and it usually means a binary or UTF-16 file."""
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
         ) from None
+    if "\0" in text:
+        raise DataError(f"{path}:{lineno}: contains a NUL byte (column {raw.index(0) + 1}); is this a binary file?")
+    return text.removeprefix("\ufeff") if lineno == 1 else text
 
 
 class TextLines:
@@ -66,7 +97,8 @@ class TextLines:
                 if max_samples is not None and len(offsets) >= max_samples:
                     break
                 if decode_line(raw, self.path, lineno).strip():
-                    offsets.append(position)
+                    bom = len(UTF8_BOM) if lineno == 1 and raw.startswith(UTF8_BOM) else 0
+                    offsets.append(position + bom)  # reads seek past the mark decode_line dropped
                 else:
                     blank += 1
                 position += len(raw)
@@ -139,7 +171,13 @@ class NLITriplets:
             yield start, position[0], first, row
 
     def _select(self, header: list[str]) -> None:
-        header = [h.strip().lstrip("\ufeff") for h in header]
+        header = [h.strip() for h in header]
+        duplicate = next((h for i, h in enumerate(header) if h in header[:i]), None)
+        if duplicate is not None:
+            raise DataError(
+                f"{self.path}:1: duplicate column name {duplicate!r} in the header {','.join(header)!r} "
+                "(which of them to read would be a guess; rename one)"
+            )
         default = ("sent0", "sent1", "hard_neg") if "hard_neg" in header else ("sent0", "sent1")
         wanted = self.requested or default
         missing = [c for c in wanted if c not in header]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from simcse_pl import cli, inference
 from simcse_pl.encoder import ModelLoadError, load_tokenizer
 from simcse_pl.export import export_model
 from simcse_pl.inference import SimCSE
@@ -166,3 +168,128 @@ def test_plain_hugging_face_folder_defaults_to_simcse_cls(avg_dir: Path, tmp_pat
     loaded = SimCSE.from_pretrained(folder, device="cpu")
     assert loaded.pooler.kind == "cls" and loaded.pooler.uses_mlp_at_inference
     assert json.loads((avg_dir / "simcse_pl.json").read_text())["pooler"] == "avg"
+
+
+# --- bad arguments and failures leave the object as it was ----------------------------------------------------
+
+
+def test_failed_build_index_keeps_the_previous_corpus_and_index(model: SimCSE, backend: str,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    model.build_index(SENTENCES)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the encoder crashed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(inference, "encode", crash)
+        with pytest.raises(RuntimeError, match="the encoder crashed"):
+            model.build_index(["something else entirely", "and another"])
+    assert model.corpus == SENTENCES
+    hit = model.search("red fish", top_k=1)[0]
+    assert (hit.index, hit.sentence) == (3, "red fish")
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda m: m.encode(SENTENCES, batch_size=0), "batch_size must be a positive integer (got 0)"),
+        (lambda m: m.encode(SENTENCES, batch_size=-3), "batch_size must be a positive integer (got -3)"),
+        (lambda m: m.encode(SENTENCES, batch_size=2.5), "batch_size must be a positive integer (got 2.5)"),
+        (lambda m: m.encode([]), "sentences is empty: give at least one sentence"),
+        (lambda m: m.encode(["a", None]), "sentences[1] is NoneType, not a string"),
+        (lambda m: m.similarity("a", "b", batch_size=0), "batch_size must be a positive integer (got 0)"),
+        (lambda m: m.similarity("a", []), "b is empty: give at least one sentence"),
+        (lambda m: m.search("a", top_k=0), "top_k must be a positive integer (got 0)"),
+        (lambda m: m.search("a", top_k=-1), "top_k must be a positive integer (got -1)"),
+        (lambda m: m.search([]), "queries is empty: give at least one sentence"),
+        (lambda m: m.build_index([]), "corpus is empty: give at least one sentence"),
+        (lambda m: m.build_index(["a", 3]), "corpus[1] is int, not a string"),
+        (lambda m: m.build_index(["a"], batch_size=0), "batch_size must be a positive integer (got 0)"),
+    ],
+    ids=["encode-batch-0", "encode-batch-neg", "encode-batch-float", "encode-empty", "encode-none", "similarity-batch",
+         "similarity-empty", "search-top-k-0", "search-top-k-neg", "search-empty", "index-empty", "index-int",
+         "index-batch"],
+)
+def test_bad_argument_is_a_value_error_naming_it(model: SimCSE, call, expected: str):
+    model.build_index(SENTENCES)
+    with pytest.raises(ValueError) as exc:
+        call(model)
+    assert str(exc.value) == expected
+    assert model.corpus == SENTENCES  # nothing half-replaced
+
+
+def test_bad_max_length_is_refused(avg_dir: Path):
+    with pytest.raises(ValueError) as exc:
+        SimCSE.from_pretrained(avg_dir, device="cpu", max_length=0)
+    assert str(exc.value) == "max_length must be a positive integer (got 0)"
+
+
+# --- simcse-encode / simcse-eval: bad options, checked before the model loads ----------------------------------
+
+
+@pytest.fixture
+def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(args):
+        raise AssertionError("the model was loaded before --output was checked")
+
+    monkeypatch.setattr(cli, "_load_model", refuse)
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    return path
+
+
+def test_encode_output_in_a_missing_folder_fails_before_the_model_loads(no_model, text_file: Path, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture):
+    out = tmp_path / "missing" / "v.npy"
+    assert cli.encode_main(["model", str(text_file), "--output", str(out)]) == 2
+    assert capsys.readouterr().err == f"simcse-encode: error: --output {out}: no such directory {out.parent}\n"
+
+
+def test_encode_output_that_is_a_folder(no_model, text_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    assert cli.encode_main(["model", str(text_file), "--output", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"simcse-encode: error: --output {tmp_path}: is a directory; give the file to write, "
+        f"e.g. {tmp_path}/vectors.npy\n"
+    )
+
+
+def test_encode_output_in_a_read_only_folder(no_model, text_file: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """Simulated with ``os.access``, so it is checked when the tests run as root as well."""
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(tmp_path) else real_access(p, mode))
+    out = tmp_path / "v.npy"
+    assert cli.encode_main(["model", str(text_file), "--output", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"simcse-encode: error: --output {out}: cannot write in {tmp_path} (permission denied)\n"
+    )
+
+
+def test_encode_writes_exactly_the_output_path_given(avg_dir: Path, model: SimCSE, text_file: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture):
+    out = tmp_path / "vectors"  # no .npy suffix: np.save(name) would have written vectors.npy
+    assert cli.encode_main([str(avg_dir), str(text_file), "--output", str(out), "--device", "cpu"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "vectors"]
+    np.testing.assert_allclose(np.load(out), model.encode(SENTENCES, return_numpy=True), atol=1e-5)
+    assert capsys.readouterr().out == f"{out}: {len(SENTENCES)} × {TINY['hidden_size']} float32\n"
+
+
+@pytest.mark.parametrize(
+    ("main", "prog", "option"),
+    [(cli.eval_main, "simcse-eval", "--batch-size"), (cli.encode_main, "simcse-encode", "--batch-size"),
+     (cli.eval_main, "simcse-eval", "--max-length"), (cli.encode_main, "simcse-encode", "--max-length")],
+)
+@pytest.mark.parametrize("value", ["0", "-2", "ten"])
+def test_cli_count_option_must_be_positive(no_model, text_file: Path, capsys: pytest.CaptureFixture,
+                                           main, prog: str, option: str, value: str):
+    extra = [str(text_file), "--output", "v.npy"] if prog == "simcse-encode" else []
+    with pytest.raises(SystemExit) as exit_info:
+        main(["model", *extra, f"{option}={value}"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"{prog}: error: argument {option}: must be a positive integer (got {value!r})"
+    )
