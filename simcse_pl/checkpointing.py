@@ -3,7 +3,8 @@
 Lightning saves and restores weights, optimizer, LR scheduler and loop counters. For a run killed at any
 moment to end with the same weights as an uninterrupted one, three more things are needed:
 
-- ``ResumeCheckpoint``: ``last.ckpt`` every N steps (not only per epoch) and when training stops.
+- ``ResumeCheckpoint``: ``last.ckpt`` every N steps (not only per epoch), when training stops, and when the job
+  is asked to stop (SIGTERM / SIGUSR1: simcse_pl/preemption.py).
 - ``AtomicCheckpointIO``: a kill during a save must leave the previous file intact, never half a file.
 - ``ResumableLoader``: the position in the training data (epoch, steps taken) goes into the checkpoint, so a
   run resumed mid-epoch continues with the next unseen batch instead of replaying the epoch.
@@ -13,6 +14,8 @@ moment to end with the same weights as an uninterrupted one, three more things a
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -24,21 +27,64 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from torch import Tensor
 from torch.utils.data import DataLoader
 
 from simcse_pl.batching import ShardedBatches
+from simcse_pl.preemption import ignore_stop_signals_in_worker
+from simcse_pl.resume import CheckpointError
+
+log = logging.getLogger(__name__)
 
 
 class ResumeCheckpoint(ModelCheckpoint):
-    """``last.ckpt`` every ``every_n_train_steps`` steps and once more when training stops (max_steps or the
-    last epoch), so the newest state is always the one ``ckpt_path=last`` resumes from."""
+    """``last.ckpt`` every ``every_n_train_steps`` steps, once more when training stops (max_steps or the last
+    epoch), and when a stop signal ends training early, so the newest state is always the one ``ckpt_path=last``
+    resumes from. ``stopped_at`` is ``(path, step)`` of the save made on a stop signal."""
 
     def __init__(self, dirpath: str, every_n_train_steps: int) -> None:
-        super().__init__(dirpath=dirpath, every_n_train_steps=every_n_train_steps, save_top_k=0, save_last=True)
+        # no version counter: a resumed run must overwrite last.ckpt, never start a last-v1.ckpt beside it
+        super().__init__(
+            dirpath=dirpath, every_n_train_steps=every_n_train_steps, save_top_k=0, save_last=True,
+            enable_version_counter=False,
+        )
+        self.stopped_at: tuple[str, int] | None = None
+
+    @property
+    def last_path(self) -> str:
+        return os.path.join(str(self.dirpath), f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}")
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        """Lightning raises ``SIGTERMException`` at a step boundary (after the step, its LR update and counters, or
+        inside a validation), where the loop state is one its restore understands; other errors keep the last
+        periodic checkpoint, which precedes whatever went wrong."""
+        if not isinstance(exception, SIGTERMException) or trainer.state.fn != TrainerFn.FITTING:
+            return
+        if trainer.sanity_checking or trainer.global_step == 0:
+            return  # nothing trained yet: a rerun starts where this one did
+        self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        self.stopped_at = (self.last_path, trainer.global_step)
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint`` that never keeps a checkpoint whose monitored metric is NaN or infinite:
+    Lightning ranks a NaN as the worst score, which still fills an empty top-k slot and so became "best"."""
+
+    def _save_topk_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict[str, Tensor]) -> None:
+        current = monitor_candidates.get(self.monitor) if self.monitor else None
+        if current is not None and not math.isfinite(float(current)):
+            log.warning(
+                "%s is %s at step %d: this validation cannot select a checkpoint", self.monitor, float(current),
+                trainer.global_step,
+            )
+            return
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -53,7 +99,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")  # not *.ckpt: never taken for a checkpoint
-        self._write(checkpoint, partial)
+        try:
+            self._write(checkpoint, partial)
+        except (OSError, RuntimeError) as exc:  # ENOSPC and friends; torch.save reports some as RuntimeError
+            partial.unlink(missing_ok=True)
+            kept = f"the previous {target.name} is intact" if target.exists() else f"no {target.name} was written"
+            reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+            raise CheckpointError(f"{target}: cannot write the checkpoint ({reason}); {kept}") from None
         os.replace(partial, target)
         _fsync_dir(target.parent)
 
@@ -152,6 +204,7 @@ class ResumableLoader(DataLoader):
     dataset: ShardedBatches
 
     def __init__(self, dataset: ShardedBatches, **kwargs: Any) -> None:
+        kwargs.setdefault("worker_init_fn", ignore_stop_signals_in_worker)
         super().__init__(dataset, batch_size=None, **kwargs)
         self._epoch = dataset.epoch
         self._steps = 0

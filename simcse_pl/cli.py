@@ -49,13 +49,18 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
         "--precision", choices=PRECISIONS, default="auto",
         help="auto: fp32 on CPU (exact paper numbers), bf16/fp16 autocast on GPU; bf16 speeds up AMX CPUs",
     )
+    parser.add_argument(
+        "--trust-remote-code", action="store_true",
+        help="let transformers run the model's own Python code (off: a model or checkpoint cannot turn it on)",
+    )
 
 
 def _load_model(args: argparse.Namespace) -> Any:
     from simcse_pl.inference import SimCSE
 
     return SimCSE.from_pretrained(
-        args.model, pooler=args.pooler, device=args.device, max_length=args.max_length, precision=args.precision
+        args.model, pooler=args.pooler, device=args.device, max_length=args.max_length, precision=args.precision,
+        trust_remote_code=args.trust_remote_code,
     )
 
 

@@ -102,11 +102,7 @@ class SimCSEDataModule(pl.LightningDataModule):
         eval_batch_size: int = 128,
         eval_max_len: int | None = None,
     ) -> None:
-        super().__init__()
-        if batch_size < 2:
-            raise ValueError(f"data.batch_size must be >= 2 for in-batch negatives (got {batch_size})")
-        if max_len < 4:
-            raise ValueError(f"data.max_len must be >= 4 (got {max_len})")
+        super().__init__()  # argument ranges: simcse_pl/config.py (DataConfig), checked before this is built
         self.source = source
         self.tokenizer = tokenizer
         self.batch_size = batch_size

@@ -74,6 +74,29 @@ def load_encoder(
     return encoder
 
 
+def max_positions(encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int | None:
+    """How many tokens the encoder can take: its position embeddings less the offset some models reserve
+    (RoBERTa numbers positions from ``padding_idx + 1``), capped by the tokenizer's limit when it states one."""
+    positions = getattr(encoder.config, "max_position_embeddings", None)
+    padding_idx = getattr(getattr(encoder, "embeddings", None), "padding_idx", None)
+    if positions is not None and isinstance(padding_idx, int):
+        positions -= padding_idx + 1
+    stated = tokenizer.model_max_length if tokenizer.model_max_length < 1_000_000 else None  # "no limit" is 1e30
+    limits = [n for n in (positions, stated) if n is not None]
+    return min(limits) if limits else None
+
+
+def check_max_len(encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, lengths: dict[str, int | None]) -> None:
+    """Fail before training, not inside a step hours in, when a configured length exceeds the model's positions."""
+    limit = max_positions(encoder, tokenizer)
+    for key, length in lengths.items():
+        if limit is not None and length is not None and length > limit:
+            raise ModelLoadError(
+                f"{key}={length} is more than the {limit} token positions of the model "
+                f"({type(encoder).__name__}); set {key} <= {limit}"
+            )
+
+
 def _load(factory: Any, name_or_path: str, **kwargs: Any) -> Any:
     source = resolve_name_or_path(name_or_path)
     if _looks_like_path(source) and not os.path.isdir(os.path.expanduser(source)):

@@ -20,6 +20,7 @@ from hydra.types import RunMode
 
 from simcse_pl.encoder import ModelLoadError
 from simcse_pl.guards import NonFiniteLossError
+from simcse_pl.preemption import Preempted
 from simcse_pl.sources import DataError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -53,9 +54,14 @@ def _in_sweep() -> bool:
 
 @contextmanager
 def user_errors_reported() -> Iterator[None]:
-    """Around a Hydra task: a user error prints ``error: <message>`` on stderr and exits with status 2."""
+    """Around a Hydra task: a user error prints ``error: <message>`` on stderr and exits with status 2; a stop
+    signal prints ``stopped by SIGTERM ...`` (what was saved, how to resume) and exits with 128 + the signal number, in a
+    sweep too (a preempted sweep must stop, not start its next job)."""
     try:
         yield
+    except Preempted as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(exc.exit_status)
     except Exception as exc:
         reported = user_error(exc)
         if reported is None or os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_sweep():

@@ -29,6 +29,7 @@ from simcse_pl.encoder import ModelLoadError, load_encoder, load_tokenizer, reso
 from simcse_pl.evaluation import encode, positive_int
 from simcse_pl.export import CONFIG_NAME
 from simcse_pl.pooling import Pooler, sentence_vectors
+from simcse_pl.resume import read_checkpoint
 
 # sentence-transformers pooling modes that one of our poolers reproduces
 ST_POOLING = {"mean": "avg", "cls": "cls_before_pooler"}
@@ -80,14 +81,17 @@ class SimCSE:
         device: str | torch.device | None = None,
         max_length: int | None = None,
         precision: str = "auto",
+        trust_remote_code: bool = False,
     ) -> SimCSE:
-        """Load a model; ``pooler`` overrides the one it was saved with."""
+        """Load a model; ``pooler`` overrides the one it was saved with. ``trust_remote_code`` lets transformers
+        run the model folder's (or hub repo's) own Python code; only the caller can allow it, never a file."""
         path_or_id = str(path_or_id)
         if path_or_id.endswith(".ckpt"):
-            encoder, tokenizer, spec = _from_checkpoint(path_or_id)
+            encoder, tokenizer, spec = _from_checkpoint(path_or_id, trust_remote_code)
         else:
             source = resolve_name_or_path(path_or_id)
-            encoder, tokenizer = load_encoder(path_or_id), load_tokenizer(path_or_id)
+            encoder = load_encoder(path_or_id, trust_remote_code=trust_remote_code)
+            tokenizer = load_tokenizer(path_or_id, trust_remote_code=trust_remote_code)
             spec = _saved_pooling(source) or PoolingSpec("cls" if _own_pooler(encoder) else "cls_before_pooler")
             max_length = _st_max_length(source) if max_length is None else max_length
         pooling = _build_pooler(pooler or spec.kind, spec, encoder)
@@ -254,16 +258,32 @@ def _max_length(tokenizer: PreTrainedTokenizerBase, encoder: PreTrainedModel) ->
     return min(tokenizer.model_max_length, positions)
 
 
-def _from_checkpoint(path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, PoolingSpec]:
-    """Encoder, tokenizer and pooling of a ``SimCSEModule`` checkpoint (tensors only: ``weights_only``)."""
-    if not os.path.isfile(path):
-        raise ModelLoadError(f"{path}: no such checkpoint")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model_cfg = state["hyper_parameters"]["model"]
-    encoder = load_encoder(**model_cfg)
+def _from_checkpoint(
+    path: str, trust_remote_code: bool = False
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, PoolingSpec]:
+    """Encoder, tokenizer and pooling of a ``SimCSEModule`` checkpoint (tensors only: ``weights_only``).
+
+    The checkpoint names the base model and pooler, as data: it cannot switch on remote code (a crafted file
+    that passes ``weights_only`` would otherwise run the code of any folder or hub repo it names)."""
+    state = read_checkpoint(path)
+    model_cfg = (state.get("hyper_parameters") or {}).get("model")
+    if not isinstance(model_cfg, dict) or "pooler" not in model_cfg:
+        raise ModelLoadError(f"{path}: no model settings (hyper_parameters.model): not a SimCSEModule checkpoint")
+    if model_cfg.get("trust_remote_code") and not trust_remote_code:
+        raise ModelLoadError(
+            f"{path}: trained with model.trust_remote_code=true, so loading it runs the Python code of "
+            f"{model_cfg.get('name_or_path')!r}; if you trust that code, pass trust_remote_code=True "
+            "(simcse-eval / simcse-encode: --trust-remote-code)"
+        )
+    base = {"name_or_path": model_cfg.get("name_or_path"), "random_init": model_cfg.get("random_init")}
+    encoder = load_encoder(**base, trust_remote_code=trust_remote_code)
     weights = state["state_dict"]
-    encoder.load_state_dict({k.removeprefix("encoder."): v for k, v in weights.items() if k.startswith("encoder.")})
+    own = {k.removeprefix("encoder."): v for k, v in weights.items() if k.startswith("encoder.")}
+    try:
+        encoder.load_state_dict(own)
+    except RuntimeError as exc:
+        raise ModelLoadError(f"{path}: its weights do not fit {base['name_or_path']!r} ({str(exc).splitlines()[0]})") from None
     mlp = {k.removeprefix("pooler.mlp.dense."): v for k, v in weights.items() if k.startswith("pooler.mlp.dense.")}
     keeps_mlp = model_cfg["pooler"] == "cls" and not model_cfg.get("mlp_only_train", False)
     kind = model_cfg["pooler"] if keeps_mlp or model_cfg["pooler"] != "cls" else "cls_before_pooler"
-    return encoder, load_tokenizer(**model_cfg), PoolingSpec(kind, mlp if keeps_mlp else None)
+    return encoder, load_tokenizer(**base, trust_remote_code=trust_remote_code), PoolingSpec(kind, mlp if keeps_mlp else None)

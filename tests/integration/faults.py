@@ -4,6 +4,8 @@ then kills it with SIGKILL, as a preempted node would be."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -58,3 +60,17 @@ class FreezeMidSave(AtomicCheckpointIO):
             data = partial.read_bytes()
             partial.write_bytes(data[: len(data) // 2])
             freeze(self.marker)
+
+
+class SignalAtStep(Callback):
+    """Sends ``signal`` to this run's whole process group (the main process and its dataloader workers, as
+    ``docker stop`` of a shell, Kubernetes or SLURM do) as training step ``step`` starts: the step is under way
+    when it arrives."""
+
+    def __init__(self, step: int, signal: str = "SIGTERM") -> None:
+        self.step = step
+        self.signal = signal
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            os.killpg(os.getpgid(0), getattr(signal, self.signal))
