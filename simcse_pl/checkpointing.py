@@ -60,16 +60,44 @@ class ResumeCheckpoint(ModelCheckpoint):
         if not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """The periodic save, and the save on a stop signal: Lightning's handler sets ``received_sigterm`` at once
+        and stops the loop a little later (after validation or the epoch's end); saving here, where periodic
+        checkpoints are taken, gives the state its restore is built for."""
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if trainer.received_sigterm and self._last_global_step_saved != trainer.global_step:
+            self._save_on_stop(trainer)
+
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        """Lightning raises ``SIGTERMException`` at a step boundary (after the step, its LR update and counters, or
-        inside a validation), where the loop state is one its restore understands; other errors keep the last
-        periodic checkpoint, which precedes whatever went wrong."""
+        """A stop signal that arrived after the step's save point (during a validation, at the epoch's end) is
+        saved where Lightning stopped; other errors keep the last checkpoint, which precedes what went wrong."""
         if not isinstance(exception, SIGTERMException) or trainer.state.fn != TrainerFn.FITTING:
             return
-        if trainer.sanity_checking or trainer.global_step == 0:
-            return  # nothing trained yet: a rerun starts where this one did
+        if trainer.sanity_checking or trainer.global_step == 0 or self._last_global_step_saved == trainer.global_step:
+            return
+        if _between_epochs(trainer):
+            # Lightning stopped after completing an epoch, before starting the next; its restore expects the
+            # batch counters the next epoch starts with, so record them as that epoch's start resets them
+            loop = trainer.fit_loop.epoch_loop
+            loop.batch_progress.reset_on_run()
+            loop.scheduler_progress.reset_on_run()
+            loop.automatic_optimization.optim_progress.reset_on_run()
+            loop.val_loop.batch_progress.total.reset()
+        self._save_on_stop(trainer)
+
+    def _save_on_stop(self, trainer: pl.Trainer) -> None:
         self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        self._last_global_step_saved = trainer.global_step
         self.stopped_at = (self.last_path, trainer.global_step)
+
+
+def _between_epochs(trainer: pl.Trainer) -> bool:
+    """Every batch of the current epoch trained and the epoch itself completed."""
+    epochs = trainer.fit_loop.epoch_progress.total
+    batches = trainer.fit_loop.epoch_loop.batch_progress.current
+    return epochs.completed == epochs.started and batches.ready >= trainer.num_training_batches
 
 
 class BestCheckpoint(ModelCheckpoint):

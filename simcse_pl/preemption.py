@@ -62,7 +62,7 @@ class StopSignals:
         # while a trainer runs, Lightning has installed its handler (which calls this one too) and stops the loop
         # at the next step boundary; only when this handler is the installed one is nobody else going to stop
         if signal.getsignal(signal.SIGTERM) is self._handler:
-            raise Preempted(signum, f"stopped by {signal_name(self.received)} (outside training: nothing to save)")
+            raise Preempted(self.received, f"stopped by {signal_name(self.received)} (outside training: nothing to save)")
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():

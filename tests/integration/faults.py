@@ -74,3 +74,15 @@ class SignalAtStep(Callback):
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
         if trainer.global_step == self.step:
             os.killpg(os.getpgid(0), getattr(signal, self.signal))
+
+
+class SignalAtEpochEnd(Callback):
+    """Sends SIGTERM to this process at the end of training epoch ``epoch``: after the epoch's last step was
+    taken and its save point passed, before the next epoch starts."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            os.kill(os.getpid(), signal.SIGTERM)
