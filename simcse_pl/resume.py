@@ -159,24 +159,21 @@ def _schedule_steps(trainer: pl.Trainer) -> int | None:
 
 
 def fingerprint(trainer: pl.Trainer) -> dict[str, Any]:
-    """The settings a resumed run must share with the saved one, keyed by the config key a user would change."""
+    """The settings a resumed run must share with the saved one, keyed by what a user would have changed; the
+    data first (its file, then how it is cut into steps), then the processes and the schedule."""
     data = trainer.datamodule
     source = getattr(data, "source", None)
     path = getattr(source, "path", None)
-    settings = {
-        "data.source.path": os.path.abspath(path) if isinstance(path, str) and os.path.isfile(path) else path,
-        "data.batch_size": getattr(data, "batch_size", None),
-        "data.max_samples": getattr(data, "max_samples", None),
-        "data.shuffle": getattr(data, "shuffle", None),
-        "data.drop_last": getattr(data, "drop_last", None),
-        "data.seed": getattr(data, "seed", None),
-        "the number of processes (trainer.devices × trainer.num_nodes)": trainer.world_size,
-        "trainer.accumulate_grad_batches": trainer.accumulate_grad_batches,
-        SCHEDULE_KEY: _schedule_steps(trainer),
-    }
-    if isinstance(path, str) and os.path.isfile(path):
+    local = isinstance(path, str) and os.path.isfile(path)
+    settings: dict[str, Any] = {"data.source.path": os.path.abspath(path) if local else path}
+    if local:
         settings["the data file's size in bytes"] = os.path.getsize(path)
         settings["the data file's SHA-256"] = file_digest(path)
     if source is not None and hasattr(source, "__len__"):
         settings["the number of training examples"] = len(source)
+    for key in ("batch_size", "max_samples", "shuffle", "drop_last", "seed"):
+        settings[f"data.{key}"] = getattr(data, key, None)
+    settings["the number of processes (trainer.devices × trainer.num_nodes)"] = trainer.world_size
+    settings["trainer.accumulate_grad_batches"] = trainer.accumulate_grad_batches
+    settings[SCHEDULE_KEY] = _schedule_steps(trainer)
     return settings

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +95,22 @@ def test_cfg_job_prints_composed_config():
     )
     assert done.returncode == 0, done.stderr
     assert "name_or_path: bert-base-uncased" in done.stdout and "tau: 0.05" in done.stdout
+
+
+def test_a_nan_validation_metric_never_selects_a_checkpoint(tiny_data: Path, tmp_path: Path):
+    """Constant gold scores give a NaN Spearman (a correlation with a constant is undefined): no validation may
+    then make its checkpoint "best" and have it exported."""
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    dev = data / "stsb" / "sts-dev.csv"
+    dev.write_text("".join(
+        "\t".join(cols[:4] + ["2.500"] + cols[5:]) + "\n" for cols in (l.split("\t") for l in dev.read_text().splitlines())
+    ))
+    run_dir = tmp_path / "run"
+    done = train(tiny_data, run_dir, "trainer.max_steps=4", "trainer.val_check_interval=2", f"paths.data_dir={data}",
+                 "test=false")
+    results = json.loads((run_dir / "results.json").read_text())
+    assert math.isnan(results["final"]["val/stsb_spearman"])
+    assert results["best"]["checkpoint"] is None
+    assert not list((run_dir / "checkpoints").glob("best-*.ckpt"))
+    assert "val/stsb_spearman is nan at step 2: this validation cannot select a checkpoint" in done.stdout + done.stderr
