@@ -35,10 +35,10 @@ def test_model_configs_do_not_trust_remote_code(model: str):
     assert compose_config(f"model={model}").model.trust_remote_code is False
 
 
-@pytest.mark.parametrize("load", [encoder.load_encoder, encoder.load_tokenizer])
-@pytest.mark.parametrize("configured", [None, True])
-def test_trust_remote_code_reaches_the_hub_loader_only_when_configured(tmp_path: Path, monkeypatch, load, configured):
-    seen = {}
+@pytest.fixture
+def hub_loader(monkeypatch) -> dict:
+    """Stands in for transformers' Auto* loaders: records the keyword arguments, then fails as a missing model."""
+    seen: dict = {}
 
     class Factory:
         @staticmethod
@@ -48,10 +48,16 @@ def test_trust_remote_code_reaches_the_hub_loader_only_when_configured(tmp_path:
 
     monkeypatch.setattr(encoder, "AutoModel", Factory)
     monkeypatch.setattr(encoder, "AutoTokenizer", Factory)
+    return seen
+
+
+@pytest.mark.parametrize("load", [encoder.load_encoder, encoder.load_tokenizer])
+@pytest.mark.parametrize("configured", [None, True])
+def test_trust_remote_code_reaches_the_hub_loader_only_when_configured(tmp_path: Path, hub_loader, load, configured):
     kwargs = {} if configured is None else {"trust_remote_code": configured}
     with pytest.raises(encoder.ModelLoadError):
         load(str(tmp_path), **kwargs)
-    assert seen == {"trust_remote_code": bool(configured)}
+    assert hub_loader == {"trust_remote_code": bool(configured)}
 
 
 @pytest.fixture
@@ -85,24 +91,19 @@ def test_the_caller_can_allow_remote_code_for_a_checkpoint(crafted_checkpoint: P
     assert calls[0]["trust_remote_code"] is True
 
 
-def test_simcse_eval_names_the_flag_for_such_a_checkpoint(crafted_checkpoint: Path, capsys):
-    assert eval_main([str(crafted_checkpoint), "--tasks", "stsb"]) == 2
+def write_stsb_test(data: Path) -> None:
+    (data / "stsb").mkdir(parents=True)
+    (data / "stsb" / "sts-test.csv").write_text("g\tg\tg\t0\t1.0\ta b\tc d\n")
+
+
+def test_simcse_eval_names_the_flag_for_such_a_checkpoint(crafted_checkpoint: Path, tmp_path: Path, capsys):
+    write_stsb_test(tmp_path / "data")
+    assert eval_main([str(crafted_checkpoint), "--tasks", "stsb", "--data-dir", str(tmp_path / "data")]) == 2
     assert "--trust-remote-code" in capsys.readouterr().err.splitlines()[-1]
 
 
 @pytest.mark.parametrize("flag", [[], ["--trust-remote-code"]])
-def test_remote_code_for_a_model_folder_only_when_the_caller_asks(tmp_path: Path, monkeypatch, flag):
-    seen = {}
-
-    class Factory:
-        @staticmethod
-        def from_pretrained(source, **kwargs):
-            seen.update(kwargs)
-            raise OSError("stop here")
-
-    monkeypatch.setattr(encoder, "AutoModel", Factory)
-    monkeypatch.setattr(encoder, "AutoTokenizer", Factory)
-    (tmp_path / "stsb").mkdir()
-    (tmp_path / "stsb" / "sts-test.csv").write_text("g\tg\tg\t0\t1.0\ta b\tc d\n")
+def test_remote_code_for_a_model_folder_only_when_the_caller_asks(tmp_path: Path, hub_loader, flag):
+    write_stsb_test(tmp_path)
     assert eval_main([str(tmp_path), "--tasks", "stsb", "--data-dir", str(tmp_path), *flag]) == 2
-    assert seen == {"trust_remote_code": bool(flag)}
+    assert hub_loader == {"trust_remote_code": bool(flag)}
