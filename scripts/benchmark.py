@@ -189,7 +189,7 @@ class PlainLoop:
         """Takes the encoder, MLP head and loss of ``twin``, a second module built like the Trainer's."""
         self.encoder = twin.encoder.to(device).train()
         self.mlp = twin.pooler.mlp.to(device).train()
-        self.loss = twin.loss_fn
+        self.loss = twin.objective
         self.device = device
         optim = cfg.optim
         params = [p for m in (self.encoder, self.mlp) for p in m.parameters() if p.requires_grad]
@@ -214,7 +214,7 @@ class PlainLoop:
         with self.autocast():
             cls = self.encoder(**views).last_hidden_state[:, 0]
             z = self.mlp(cls).view(b, 2, -1)
-            loss = self.loss(z[:, 0], z[:, 1])
+            loss = self.loss(z)
         if self.scaler:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)

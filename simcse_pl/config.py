@@ -1,74 +1,42 @@
 """The typed shape of ``conf/``: one dataclass per config group, registered in Hydra's ConfigStore.
 
 ``conf/train.yaml`` starts its defaults list with ``train_schema`` (``TrainConfig``), so Hydra merges every group
-file and command-line override into these types as it composes: ``data.batch_size=8.5`` or ``loss.tau=abc``
-fails there, before anything loads, with OmegaConf's message naming the key, the value and the type
-(``Value 'abc' of type 'str' could not be converted to Float  full_key: loss.tau``). An unknown key fails the
-same way. OmegaConf has types but no ranges: the allowed range of a field is declared beside its type
-(``metadata=check(...)``) and ``check_config`` enforces every declared range of the composed config in one
-place, also before anything loads (``optim.lr=-1.0: must be > 0``).
+file and command-line override into these types as it composes: ``data.batch_size=8.5`` fails there, before
+anything loads, with OmegaConf's message naming the key, the value and the type. An unknown key fails the same way.
 
-The ``trainer`` group is exactly ``lightning.Trainer``'s arguments: its schema is built from Trainer's own
-signature and type hints (``TrainerConfig``), so it cannot drift from the Lightning version installed.
+OmegaConf has types but no ranges: a field's allowed values are declared in its type hint
+(``Annotated[float, greater(0)]``, simcse_pl/checks.py) and ``check_config`` enforces every declared range of the
+composed config in one place, also before anything loads (``optim.lr=-1.0: must be > 0``).
+
+Pluggable parts (``loss``, ``auxiliary.*``) take their types and ranges from the constructor their ``_target_``
+names, the one place they are declared (``signature_schema``): a new objective brings its schema with it. The
+``trainer`` group is exactly ``lightning.Trainer``'s arguments, typed from Trainer's own signature the same way.
 ``logger`` and ``callbacks`` are dicts of objects with ``_target_``; their classes check their arguments.
 """
 
 import dataclasses
 import inspect
-import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Annotated, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import lightning.pytorch as pl
-
 from hydra.core.config_store import ConfigStore
+from hydra.utils import get_object
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from simcse_pl.checks import Check, at_least, between, declared_check, greater, one_of
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
 class ConfigError(ValueError):
-    """A config value outside its allowed range; the message names the key, the value and the range."""
+    """A config value of the wrong type or outside its allowed range; the message names the key."""
 
 
-Predicate = Callable[[Any], bool]
-
-
-def check(predicate: Predicate, allowed: str) -> Dict[str, Any]:
-    """Field metadata declaring the allowed values of a field (``allowed`` is shown in the error)."""
-    return {"check": (predicate, allowed)}
-
-
-def _number(predicate: Predicate) -> Predicate:
-    return lambda v: isinstance(v, (int, float)) and math.isfinite(v) and predicate(v)
-
-
-def greater(low: float) -> Dict[str, Any]:
-    return check(_number(lambda v: v > low), f"> {low:g}")
-
-
-def at_least(low: float) -> Dict[str, Any]:
-    return check(_number(lambda v: v >= low), f">= {low:g}")
-
-
-def between(low: float, high: float, low_open: bool = False, high_open: bool = False) -> Dict[str, Any]:
-    def inside(v: float) -> bool:
-        return (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-
-    brackets = ("(" if low_open else "[", ")" if high_open else "]")
-    return check(_number(inside), f"in {brackets[0]}{low:g}, {high:g}{brackets[1]}")
-
-
-def one_of(*choices: str) -> Dict[str, Any]:
-    return check(lambda v: v in choices, f"one of {', '.join(choices)}")
-
-
-def optional(metadata: Dict[str, Any]) -> Dict[str, Any]:
-    """``metadata``'s range, or null."""
-    predicate, allowed = metadata["check"]
-    return check(lambda v: v is None or predicate(v), f"null or {allowed}")
+POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2")
 
 
 @dataclass
@@ -84,11 +52,9 @@ class ModelConfig:
 
     name_or_path: Optional[str] = None
     random_init: Optional[Dict[str, Any]] = None
-    pooler: str = field(default="cls", metadata=one_of("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2"))
+    pooler: Annotated[str, one_of(*POOLERS)] = "cls"
     mlp_only_train: bool = True
     trust_remote_code: bool = False
-    mlm_weight: float = field(default=0.0, metadata=at_least(0))
-    mlm_probability: float = field(default=0.15, metadata=between(0, 1, low_open=True, high_open=True))
     compile: bool = False
 
 
@@ -98,64 +64,84 @@ class DataConfig:
 
     _target_: str = "simcse_pl.datamodule.SimCSEDataModule"
     source: Any = None
-    max_samples: Optional[int] = field(default=None, metadata=optional(at_least(1)))
-    batch_size: int = field(default=64, metadata=at_least(2))
-    max_len: int = field(default=32, metadata=at_least(4))
+    max_samples: Optional[Annotated[int, at_least(1)]] = None
+    batch_size: Annotated[int, at_least(2)] = 64
+    max_len: Annotated[int, at_least(4)] = 32
     shuffle: bool = True
     drop_last: bool = True
-    num_workers: int = field(default=2, metadata=at_least(0))
+    num_workers: Annotated[int, at_least(0)] = 2
     seed: int = 42
     val_tasks: List[str] = field(default_factory=lambda: ["stsb"])
     test_tasks: Optional[List[str]] = field(default_factory=lambda: ["stsb"])
     data_dir: str = "data"
-    eval_batch_size: int = field(default=128, metadata=at_least(1))
-    eval_max_len: Optional[int] = field(default=None, metadata=optional(at_least(4)))
+    eval_batch_size: Annotated[int, at_least(1)] = 128
+    eval_max_len: Optional[Annotated[int, at_least(4)]] = None
 
 
 @dataclass
-class LossConfig:
-    """``InfoNCE``'s arguments (simcse_pl/losses.py)."""
+class StepConfig:
+    """How a training step sees its batch, for any objective (simcse_pl/step.py)."""
 
-    _target_: str = "simcse_pl.losses.InfoNCE"
-    tau: float = field(default=0.05, metadata=greater(0))
-    negatives: str = field(default="cross_view", metadata=one_of("cross_view", "all_views"))
-    symmetric: bool = False
-    hard_negative_weight: float = field(default=0.0, metadata=check(_number(lambda v: True), "a finite number"))
+    # under DDP, score each process's anchors against every process's sentences (the paper's global batch)
     gather: bool = True
-    mini_batch_size: Optional[int] = field(default=None, metadata=optional(at_least(1)))
+    # GradCache: encode K encoder inputs at a time (memory of K, gradients of the whole batch); null = off
+    mini_batch_size: Optional[Annotated[int, at_least(1)]] = None
 
 
 @dataclass
 class OptimConfig:
     """AdamW and its linear schedule (``SimCSEModule.configure_optimizers``)."""
 
-    lr: float = field(default=3e-5, metadata=greater(0))
-    weight_decay: float = field(default=0.0, metadata=at_least(0))
-    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = field(default=1e-8, metadata=greater(0))
-    warmup_ratio: float = field(default=0.0, metadata=between(0, 1))
+    lr: Annotated[float, greater(0)] = 3e-5
+    weight_decay: Annotated[float, at_least(0)] = 0.0
+    betas: Annotated[List[float], Check(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)")] = (
+        field(default_factory=lambda: [0.9, 0.999])
+    )
+    eps: Annotated[float, greater(0)] = 1e-8
+    warmup_ratio: Annotated[float, between(0, 1)] = 0.0
 
 
 PRIMITIVES = (int, float, bool, str, type(None))
 
 
 def _omegaconf_type(hint: Any) -> Any:
-    """``hint`` where OmegaConf can check it (primitives, unions of primitives), else ``Any``."""
-    options = typing.get_args(hint) if typing.get_origin(hint) is Union else (hint,)
-    return hint if all(o in PRIMITIVES for o in options) else Any
+    """``hint`` where OmegaConf can check it (primitives, unions of them, lists of them), else ``Any``."""
+    if typing.get_origin(hint) is Annotated:
+        return _omegaconf_type(typing.get_args(hint)[0])
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (list, List, tuple, Tuple) and args and all(a in PRIMITIVES for a in args if a is not Ellipsis):
+        return List[args[0]]  # type: ignore[valid-type]
+    options = args if origin is Union else (hint,)
+    options = tuple(_omegaconf_type(o) if typing.get_origin(o) is Annotated else o for o in options)
+    return Union[options] if all(o in PRIMITIVES for o in options) else Any  # type: ignore[return-value]
 
 
-def signature_schema(name: str, target: Callable[..., Any]) -> type:
-    """A dataclass of ``target``'s keyword arguments with their types and defaults, plus ``_target_``."""
-    hints = typing.get_type_hints(target.__init__)  # type: ignore[misc]
-    fields: list[tuple[str, Any, Any]] = [("_target_", str, field(default=f"{target.__module__}.{target.__name__}"))]
-    for param in list(inspect.signature(target.__init__).parameters.values())[1:]:  # type: ignore[misc]
+def signature_schema(target: Callable[..., Any]) -> type:
+    """A dataclass of ``target``'s keyword arguments with their types and defaults, plus ``_target_``; the
+    arguments' ``Annotated`` checks ride along in ``__checks__``."""
+    init = target.__init__ if inspect.isclass(target) else target  # type: ignore[misc]
+    hints = typing.get_type_hints(init, include_extras=True)
+    fields: list[tuple[str, Any, Any]] = [("_target_", str, field(default=f"{target.__module__}.{target.__qualname__}"))]
+    checks: dict[str, Check] = {}
+    params = list(inspect.signature(init).parameters.values())[1 if inspect.isclass(target) else 0 :]
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        hint = hints.get(param.name, Any)
         default = param.default if param.default is not inspect.Parameter.empty else MISSING
-        fields.append((param.name, _omegaconf_type(hints.get(param.name, Any)), field(default=default)))
-    return dataclasses.make_dataclass(name, fields)
+        if isinstance(default, (list, dict)):
+            default = field(default_factory=lambda d=default: d)  # type: ignore[misc]
+        else:
+            default = field(default=default)
+        fields.append((param.name, _omegaconf_type(hint), default))
+        if (check := declared_check(hint)) is not None:
+            checks[param.name] = check
+    schema = dataclasses.make_dataclass(f"{target.__qualname__}Config", fields)
+    schema.__checks__ = checks  # type: ignore[attr-defined]
+    return schema
 
 
-TrainerConfig = signature_schema("TrainerConfig", pl.Trainer)
+TrainerConfig = signature_schema(pl.Trainer)
 
 
 @dataclass
@@ -173,7 +159,11 @@ class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    # the main objective: typed by its constructor (signature_schema), checked by check_config
+    loss: Any = None
+    # weighted second objectives, by name (auxiliary=[mlm]): typed like the loss
+    auxiliary: Dict[str, Any] = field(default_factory=dict)
+    step: StepConfig = field(default_factory=StepConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)  # type: ignore[valid-type]
     logger: Optional[Dict[str, Any]] = None
@@ -189,32 +179,63 @@ register_schemas()
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Every declared range of the composed config, checked before anything loads (types Hydra checked already).
+    """Types of the pluggable parts and every declared range of the composed config, before anything loads.
 
-    Raises ``ConfigError`` naming the first key out of range, its value and what is allowed."""
-    for key, value, (predicate, allowed) in _checked_fields(cfg, ""):
-        if not predicate(value):
-            raise ConfigError(f"{key}={value!r}: must be {allowed}")
-    betas = cfg.get("optim", {}).get("betas")
-    if betas is not None and not (len(betas) == 2 and all(0 <= b < 1 for b in betas)):
-        raise ConfigError(f"optim.betas={list(betas)!r}: must be two numbers in [0, 1)")
+    Raises ``ConfigError`` naming the first key at fault, its value and what is allowed."""
+    for key in ("loss", *(f"auxiliary.{name}" for name in cfg.get("auxiliary") or {})):
+        node = OmegaConf.select(cfg, key)
+        if isinstance(node, DictConfig):
+            _check_target(node, key)
+    for key, value, check in _checked_fields(cfg, ""):
+        if not check(value):
+            raise ConfigError(f"{key}={_shown(value)}: must be {check.allowed}")
 
 
-def _checked_fields(node: Any, prefix: str) -> Any:
+def _shown(value: Any) -> str:
+    return repr(OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value)
+
+
+def _check_target(node: DictConfig, key: str) -> None:
+    """Type-check a ``_target_`` node against its constructor's signature (nested targets too), and record the
+    schema on the node so ``_checked_fields`` finds its ranges."""
+    if "_target_" not in node:
+        raise ConfigError(f"{key}: no _target_ (which class to build)")
+    try:
+        target = get_object(node._target_)
+    except Exception as exc:  # noqa: BLE001 - hydra raises ImportError/ValueError variants
+        raise ConfigError(f"{key}._target_={node._target_!r}: cannot be imported ({exc})") from None
+    schema = signature_schema(target)
+    try:
+        typed = OmegaConf.merge(OmegaConf.structured(schema), node)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{key}.{exc.full_key}: {str(exc).splitlines()[0]}") from None
+    missing = [k for k in typed if OmegaConf.is_missing(typed, k)]
+    if missing:
+        raise ConfigError(f"{key}.{missing[0]}: required by {node._target_} but not set")
+    for name, check in schema.__checks__.items():  # type: ignore[attr-defined]
+        if name in node and not check(node[name]):
+            raise ConfigError(f"{key}.{name}={_shown(node[name])}: must be {check.allowed}")
+    for name in node:
+        child = node._get_node(name)
+        if isinstance(child, DictConfig) and "_target_" in child:
+            _check_target(child, f"{key}.{name}")
+
+
+def _checked_fields(node: Any, prefix: str) -> Iterator[tuple[str, Any, Check]]:
     """``(full key, value, check)`` of every field with a declared range in the typed nodes under ``node``."""
-    if isinstance(node, ListConfig) or not isinstance(node, DictConfig):
+    if not isinstance(node, DictConfig):
         return
     schema = OmegaConf.get_type(node)
-    declared = {f.name: f.metadata["check"] for f in dataclasses.fields(schema) if "check" in f.metadata} if (
-        dataclasses.is_dataclass(schema)
-    ) else {}
+    declared: dict[str, Check] = {}
+    if dataclasses.is_dataclass(schema):
+        hints = typing.get_type_hints(schema, include_extras=True)
+        declared = {name: c for name, hint in hints.items() if (c := declared_check(hint)) is not None}
     for key in node:
-        value = node._get_node(key)
         full_key = f"{prefix}{key}"
-        if isinstance(value, (DictConfig, ListConfig)):
-            yield from _checked_fields(value, f"{full_key}.")
-        elif key in declared and not OmegaConf.is_missing(node, key):
+        if key in declared and not OmegaConf.is_missing(node, key):
             yield full_key, node[key], declared[key]
+        elif isinstance(node._get_node(key), DictConfig):
+            yield from _checked_fields(node._get_node(key), f"{full_key}.")
 
 
 def compose_config(*overrides: str, return_hydra_config: bool = False) -> DictConfig:

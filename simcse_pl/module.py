@@ -1,4 +1,5 @@
-"""SimCSEModule: a Hugging Face encoder, a pooler and a contrastive loss, trained by Lightning."""
+"""SimCSEModule: a Hugging Face encoder, a pooler and an objective (plus weighted auxiliaries), trained by
+Lightning. The training step itself is simcse_pl/step.py."""
 
 from __future__ import annotations
 
@@ -9,31 +10,42 @@ import torch
 from torch import Tensor, nn
 from transformers import get_linear_schedule_with_warmup
 
-from simcse_pl.distributed import gather_batch
 from simcse_pl.encoder import load_encoder
 from simcse_pl.evaluation import STSTask
-from simcse_pl.gradcache import cached_embed
-from simcse_pl.mlm import build_masked_lm
+from simcse_pl.losses.base import Auxiliary, Objective
 from simcse_pl.pooling import Pooler, sentence_vectors
+from simcse_pl.step import encode_views, training_step
 
 DEFAULT_OPTIM = {"lr": 3e-5, "weight_decay": 0.0, "betas": (0.9, 0.999), "eps": 1e-8, "warmup_ratio": 0.0}
+DEFAULT_STEP = {"gather": True, "mini_batch_size": None}
 
 
 class SimCSEModule(pl.LightningModule):
     """Unsupervised SimCSE when batches hold one sentence per example (encoded twice, so the two dropout
-    masks make the positive pair); supervised when they hold (anchor, positive[, hard negative])."""
+    masks make the positive pair); supervised when they hold (anchor, positive[, hard negative]); any other
+    objective on the seam of simcse_pl/losses/base.py."""
 
-    def __init__(self, model: dict[str, Any], loss: nn.Module, optim: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: dict[str, Any],
+        loss: Objective,
+        optim: dict[str, Any] | None = None,
+        step: dict[str, Any] | None = None,
+        auxiliaries: dict[str, Auxiliary] | None = None,
+    ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["loss"])
+        self.save_hyperparameters(ignore=["loss", "auxiliaries"])
         # from_pretrained returns eval mode and Lightning keeps submodule modes: dropout is the whole point here
         self.encoder = load_encoder(**model).train()
         if model.get("compile"):
             self.encoder.compile()  # in place: parameter names, so checkpoints and the export, are unchanged
         self.pooler = Pooler(model["pooler"], self.encoder.config.hidden_size, model.get("mlp_only_train", False))
-        self.mlm = build_masked_lm(self.encoder, model)  # the paper's optional auxiliary MLM (model.mlm_weight)
-        self.loss_fn = loss
+        self.objective = loss
+        self.auxiliaries = nn.ModuleDict(auxiliaries or {})
+        for auxiliary in self.auxiliaries.values():
+            auxiliary.attach(self)
         self.optim = {**DEFAULT_OPTIM, **(optim or {})}
+        self.step = {**DEFAULT_STEP, **(step or {})}
         self._eval_outputs: dict[int, list[tuple[Tensor, Tensor]]] = {}
         self.last_validated_step = -1
 
@@ -42,27 +54,17 @@ class SimCSEModule(pl.LightningModule):
         return sentence_vectors(self.encoder, self.pooler, input_ids, attention_mask, token_type_ids)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        """``[B, S, L]`` token ids -> ``[B, S', d]``; single sentences are duplicated (S'=2) for two dropout views."""
-        ids = batch["input_ids"]
-        views = 2 if ids.shape[1] == 1 else ids.shape[1]
-        flat = {
-            k: v.expand(-1, views, -1).reshape(-1, v.shape[-1]) if v.shape[1] == 1 else v.reshape(-1, v.shape[-1])
-            for k, v in batch.items()
-            if k in ("input_ids", "attention_mask", "token_type_ids")
-        }
-        chunk = self.loss_fn.mini_batch_size
-        # GradCache: encoder memory of `chunk` inputs, same gradients (pointless for a batch of one chunk)
-        if chunk and chunk < flat["input_ids"].shape[0] and torch.is_grad_enabled():
-            return cached_embed(self.embed, flat, chunk).view(ids.shape[0], views, -1)
-        return self.embed(**flat).view(ids.shape[0], views, -1)
+        """``[B, S, L]`` token ids -> ``[B, S', d]`` vectors, as the training step encodes them (GradCache included)."""
+        return encode_views(self, batch, self.step["mini_batch_size"])
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        z = self(batch)
-        loss = self.contrastive_loss(z)
-        if self.mlm is not None:
-            loss = loss + self.mlm.weight * self._mlm_loss(batch)
+        loss, parts = training_step(self, batch)
         if self._loggers_write_this_step():
-            self.log("train/loss", loss, prog_bar=True, batch_size=z.shape[0])
+            size = batch["input_ids"].shape[0]
+            self.log("train/loss", loss, prog_bar=True, batch_size=size)
+            for name, value in parts.items():
+                if name != "loss":
+                    self.log(f"train/{name}_loss", value, batch_size=size)
         return loss
 
     def _loggers_write_this_step(self) -> bool:
@@ -70,24 +72,6 @@ class SimCSEModule(pl.LightningModule):
         curves; each ``self.log`` costs Lightning about a millisecond of Python, a visible share of a small
         model's step (scripts/benchmark.py)."""
         return (self.global_step + 1) % self.trainer.log_every_n_steps == 0
-
-    def contrastive_loss(self, z: Tensor) -> Tensor:
-        """This rank's loss on ``[B, S', d]`` views; with ``loss.gather`` under DDP its anchors are scored
-        against every rank's sentences, the global batch the paper's negatives come from."""
-        rows, weight = None, 1.0
-        if self.loss_fn.gather and self.trainer.world_size > 1:
-            z, rows, weight = gather_batch(self, z)
-        z3 = z[:, 2] if z.shape[1] > 2 else None
-        return weight * self.loss_fn(z[:, 0], z[:, 1], z3, anchor_rows=rows)
-
-    def _mlm_loss(self, batch: dict[str, Tensor]) -> Tensor:
-        """The auxiliary MLM loss on every sentence of the ``[B, S, L]`` batch (masked once each)."""
-        assert self.mlm is not None
-        flat = {k: v.reshape(-1, v.shape[-1]) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-        mlm_loss = self.mlm(self.encoder, **flat)
-        if self._loggers_write_this_step():
-            self.log("train/mlm_loss", mlm_loss, batch_size=batch["input_ids"].shape[0])
-        return mlm_loss
 
     # evaluation: embed each task's distinct sentences, then let the task score them
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:

@@ -95,6 +95,7 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
     before the model is loaded, and the model's limits and the checkpoint's shapes before any data is read."""
     pl.seed_everything(cfg.seed, workers=True)
     loss = instantiate(cfg.loss)
+    auxiliaries = {name: instantiate(node) for name, node in (cfg.get("auxiliary") or {}).items()}
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     datamodule = instantiate(cfg.data, tokenizer=None)  # tokenizer set below
     loggers = _instantiate_all(cfg.get("logger"))
@@ -105,7 +106,10 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, str(resume.dirpath) if resume else os.path.join(out_dir, "checkpoints"))
 
     datamodule.tokenizer = tokenizer = load_tokenizer(**model_cfg)
-    module = SimCSEModule(model=model_cfg, loss=loss, optim=OmegaConf.to_container(cfg.optim, resolve=True))
+    module = SimCSEModule(
+        model=model_cfg, loss=loss, optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        step=OmegaConf.to_container(cfg.step, resolve=True), auxiliaries=auxiliaries,
+    )
     lengths = {"data.max_len": datamodule.max_len, "data.eval_max_len": datamodule.eval_max_len}
     check_max_len(module.encoder, tokenizer, lengths)
     if ckpt_path is not None:

@@ -179,7 +179,9 @@ def composed(tmp_path: Path, *overrides: str):
 @pytest.mark.parametrize(
     "override, expected",
     [
-        ("loss.tau=0", "loss.tau=0.0: must be > 0"),
+        ("loss.tau=0", "loss.tau=0: must be > 0"),
+        ("loss.tau=abc", "loss.tau: Value 'abc' of type 'str' could not be converted to Float"),
+        ("loss.negatives=both", "loss.negatives='both': must be one of cross_view, all_views"),
         ("loss.tau=-0.05", "loss.tau=-0.05: must be > 0"),
         ("data.batch_size=1", "data.batch_size=1: must be >= 2"),
         ("data.max_len=3", "data.max_len=3: must be >= 4"),
@@ -189,7 +191,7 @@ def composed(tmp_path: Path, *overrides: str):
         ("data.max_samples=0", "data.max_samples=0: must be null or >= 1"),
         ("model.pooler=max", "model.pooler='max': must be one of cls, cls_before_pooler, avg, avg_first_last, avg_top2"),
         ("optim.betas=[0.9,1.5]", "optim.betas=[0.9, 1.5]: must be two numbers in [0, 1)"),
-        ("loss.mini_batch_size=0", "loss.mini_batch_size=0: must be null or >= 1"),
+        ("step.mini_batch_size=0", "step.mini_batch_size=0: must be null or >= 1"),
         ("trainer.max_steps=-5", "trainer: `max_steps` must be a non-negative integer or -1 (infinite steps). You passed in -5."),
     ],
 )
@@ -224,7 +226,7 @@ def train_py(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
         # also why the non-finite switch is callbacks.nonfinite_guard.skip: the trainer group is Trainer's arguments
         "unknown_key": ["trainer.skip_nonfinite=true"],
         "unknown_option": ["model=no_such_model"],
-        "not_a_float": ["loss.tau=abc"],
+        "not_a_float": ["optim.lr=abc"],
         "not_an_int": ["data.batch_size=8.5"],
         "missing_data": [f"paths.data_dir={tiny_data}", f"data.source.path={base}/missing.txt", "data.num_workers=0",
                          "validate_before=false"],
@@ -255,7 +257,7 @@ def test_unknown_config_key_is_named_by_hydra(train_py):
 @pytest.mark.parametrize(
     "name, lines",
     [
-        ("not_a_float", ["Value 'abc' of type 'str' could not be converted to Float", "    full_key: loss.tau"]),
+        ("not_a_float", ["Value 'abc' of type 'str' could not be converted to Float", "    full_key: optim.lr"]),
         ("not_an_int", ["Value '8.5' of type 'float' could not be converted to Integer", "    full_key: data.batch_size"]),
     ],
 )

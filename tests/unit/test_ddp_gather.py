@@ -89,7 +89,9 @@ class Record(pl.Callback):
 
 def fit(out: Path, devices: int, mini_batch_size: int | None = None) -> None:
     torch.manual_seed(0)
-    module = SimCSEModule(model=TINY, loss=InfoNCE(tau=0.05, mini_batch_size=mini_batch_size), optim={"lr": 0.0})
+    module = SimCSEModule(
+        model=TINY, loss=InfoNCE(tau=0.05), optim={"lr": 0.0}, step={"mini_batch_size": mini_batch_size}
+    )
     trainer = pl.Trainer(
         accelerator="cpu", devices=devices, strategy="ddp_fork" if devices > 1 else "auto",
         max_steps=len(STEPS), precision="64-true", logger=False, enable_checkpointing=False, enable_progress_bar=False,

@@ -1,4 +1,4 @@
-"""GradCache (``loss.mini_batch_size``): the gradients of the uncached loss, with the memory of one chunk.
+"""GradCache (``step.mini_batch_size``): the gradients of the uncached loss, with the memory of one chunk.
 
 Dropout stays on, to prove the RNG restore: the re-encoding pass must reuse the dropout masks of the first
 pass. The uncached reference therefore encodes the same chunks in the same order (with gradients kept) from
@@ -31,7 +31,7 @@ def make_batch(rows: int = 8, sentences: int = 1, seed: int = 0) -> dict[str, to
 
 def make_module(mini_batch_size: int | None, dtype: torch.dtype = torch.float32) -> SimCSEModule:
     torch.manual_seed(0)
-    return SimCSEModule(model=TINY_MODEL, loss=InfoNCE(tau=0.05, mini_batch_size=mini_batch_size)).to(dtype)
+    return SimCSEModule(model=TINY_MODEL, loss=InfoNCE(tau=0.05), step={"mini_batch_size": mini_batch_size}).to(dtype)
 
 
 def grads(module: SimCSEModule) -> dict[str, torch.Tensor]:
@@ -39,7 +39,7 @@ def grads(module: SimCSEModule) -> dict[str, torch.Tensor]:
 
 
 def loss_of(module: SimCSEModule, z: torch.Tensor) -> torch.Tensor:
-    return module.loss_fn(z[:, 0], z[:, 1], z[:, 2] if z.shape[1] > 2 else None)
+    return module.objective(z)
 
 
 def chunked_reference(module: SimCSEModule, batch: dict[str, torch.Tensor]) -> torch.Tensor:

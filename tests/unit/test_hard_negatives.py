@@ -46,31 +46,32 @@ def test_logits_matrix_is_positives_then_weighted_hard_negatives(tau, alpha):
 
 @pytest.mark.parametrize(("tau", "alpha"), [(0.05, 1.0), (0.5, 1.0), (0.5, 2.0), (1.0, 0.5), (0.2, 10.0)])
 def test_loss_weights_only_the_own_hard_negative_by_alpha(tau, alpha):
-    loss = InfoNCE(tau=tau, hard_negative_weight=math.log(alpha))(Z1, Z2, Z3)
+    loss = InfoNCE(tau=tau, hard_negative_weight=math.log(alpha))(torch.stack([Z1, Z2, Z3], 1))
     assert loss.item() == pytest.approx(hand_loss(tau, alpha), rel=1e-9)
 
 
 def test_larger_alpha_pushes_harder_on_own_hard_negative():
-    losses = [InfoNCE(tau=0.5, hard_negative_weight=math.log(a))(Z1, Z2, Z3).item() for a in (0.5, 1.0, 2.0, 4.0)]
+    z = torch.stack([Z1, Z2, Z3], 1)
+    losses = [InfoNCE(tau=0.5, hard_negative_weight=math.log(a))(z).item() for a in (0.5, 1.0, 2.0, 4.0)]
     assert losses == sorted(losses) and losses[0] < losses[-1]
 
 
 def test_hard_negatives_add_to_the_denominator():
-    assert InfoNCE(tau=0.5)(Z1, Z2, Z3).item() > InfoNCE(tau=0.5)(Z1, Z2).item()
+    assert InfoNCE(tau=0.5)(torch.stack([Z1, Z2, Z3], 1)).item() > InfoNCE(tau=0.5)(torch.stack([Z1, Z2], 1)).item()
 
 
 def test_anchor_rows_weight_each_anchors_own_hard_negative_in_the_global_batch():
     """Under DDP a rank holds anchors 1..2 of the gathered batch: its weighted column is still N + i."""
     loss = InfoNCE(tau=0.5, hard_negative_weight=math.log(3.0))
     full = loss.logits(Z1, Z2, Z3)
-    assert torch.allclose(loss.logits(Z1, Z2, Z3, anchor_rows=slice(1, 3)), full[1:3], atol=1e-6)
+    assert torch.allclose(loss.logits(Z1, Z2, Z3, rows=slice(1, 3)), full[1:3], atol=1e-6)
     per_row = torch.nn.functional.cross_entropy(full, torch.arange(3), reduction="none")
     assert per_row.mean().item() == pytest.approx(hand_loss(0.5, 3.0), rel=1e-9)
-    assert loss(Z1, Z2, Z3, anchor_rows=slice(1, 3)).item() == pytest.approx(per_row[1:].mean().item(), rel=1e-9)
+    assert loss(torch.stack([Z1, Z2, Z3], 1), rows=slice(1, 3)).item() == pytest.approx(per_row[1:].mean().item(), rel=1e-9)
 
 
 def test_symmetric_adds_hard_negatives_only_to_the_anchor_direction():
     tau = 0.5
-    backward = InfoNCE(tau=tau)(Z2, Z1).item()
+    backward = InfoNCE(tau=tau)(torch.stack([Z2, Z1], 1)).item()
     expected = (hand_loss(tau, 1.0) + backward) / 2
-    assert InfoNCE(tau=tau, symmetric=True)(Z1, Z2, Z3).item() == pytest.approx(expected, rel=1e-9)
+    assert InfoNCE(tau=tau, symmetric=True)(torch.stack([Z1, Z2, Z3], 1)).item() == pytest.approx(expected, rel=1e-9)

@@ -10,7 +10,7 @@ import torch
 from transformers import BertConfig, BertForMaskedLM, BertModel
 
 from simcse_pl.losses import InfoNCE
-from simcse_pl.mlm import IGNORE, MaskedLM, load_mlm_head, mask_tokens
+from simcse_pl.losses.mlm import IGNORE, MaskedLM, load_mlm_head, mask_tokens
 from simcse_pl.module import SimCSEModule
 
 CONFIG = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, vocab_size=50)
@@ -60,19 +60,21 @@ def test_checkpoint_without_head_warns_and_starts_a_random_head(tmp_path, caplog
 def test_mlm_loss_trains_encoder_and_head():
     torch.manual_seed(0)
     encoder = BertModel(BertConfig(**CONFIG))
-    objective = MaskedLM(load_mlm_head(encoder, None), mask_token_id=4, special_ids=[0, 2, 3], vocab_size=50)
+    objective = MaskedLM()
+    objective.head, objective.mask_token_id, objective.vocab_size = load_mlm_head(encoder, None), 4, 50
+    objective.special_ids = torch.tensor([0, 2, 3])
     ids = torch.randint(5, 50, (8, 12))
-    loss = objective(encoder, ids, torch.ones_like(ids))
+    loss = objective.masked_lm_loss(encoder, ids, torch.ones_like(ids))
     assert loss.item() == pytest.approx(torch.log(torch.tensor(50.0)).item(), rel=0.2)  # untrained: ~uniform
     loss.backward()
     assert encoder.embeddings.word_embeddings.weight.grad.abs().sum() > 0
     assert objective.head.predictions.transform.dense.weight.grad.abs().sum() > 0
 
 
-def test_module_adds_weighted_mlm_only_when_enabled():
-    assert SimCSEModule(model=TINY, loss=InfoNCE(gather=False)).mlm is None
-    module = SimCSEModule(model={**TINY, "mlm_weight": 0.1, "mlm_probability": 0.3}, loss=InfoNCE(gather=False))
-    assert (module.mlm.weight, module.mlm.probability) == (0.1, 0.3)
+def test_module_adds_the_weighted_mlm_as_an_auxiliary_objective():
+    assert len(SimCSEModule(model=TINY, loss=InfoNCE()).auxiliaries) == 0
+    module = SimCSEModule(model=TINY, loss=InfoNCE(), auxiliaries={"mlm": MaskedLM(weight=0.1, probability=0.3)})
+    assert (module.auxiliaries["mlm"].weight, module.auxiliaries["mlm"].probability) == (0.1, 0.3)
     # the head's output layer is the encoder's embedding matrix: one parameter, trained by both objectives
     assert sum(p is module.encoder.get_input_embeddings().weight for p in module.parameters()) == 1
     module.trainer = pl.Trainer(accelerator="cpu", logger=False, log_every_n_steps=1, enable_progress_bar=False)

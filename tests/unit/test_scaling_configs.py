@@ -1,4 +1,4 @@
-"""The scaling switches compose: gather / GradCache in the loss, compile in every model, multi-node DDP, SLURM."""
+"""The scaling switches compose: gather / GradCache in the step, compile in every model, multi-node DDP, SLURM."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from simcse_pl.config import ConfigError, check_config
+
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
@@ -16,16 +18,15 @@ def config(*overrides: str, hydra: bool = False):
         return compose("train", overrides=list(overrides), return_hydra_config=hydra)
 
 
-def test_gather_is_on_and_gradcache_off_by_default():
-    loss = instantiate(config().loss)
-    assert loss.gather is True and loss.mini_batch_size is None
-    loss = instantiate(config("loss.gather=false", "loss.mini_batch_size=16").loss)
-    assert loss.gather is False and loss.mini_batch_size == 16
+def test_gather_is_on_and_gradcache_off_by_default_for_every_objective():
+    assert (config().step.gather, config().step.mini_batch_size) == (True, None)
+    step = config("step.gather=false", "step.mini_batch_size=16").step
+    assert (step.gather, step.mini_batch_size) == (False, 16)
 
 
 def test_bad_mini_batch_size_names_the_key():
-    with pytest.raises(Exception, match="loss.mini_batch_size must be >= 1"):  # Hydra wraps the ValueError
-        instantiate(config("loss.mini_batch_size=0").loss)
+    with pytest.raises(ConfigError, match=r"^step.mini_batch_size=0: must be null or >= 1$"):
+        check_config(config("step.mini_batch_size=0", "paths.output_dir=x"))
 
 
 @pytest.mark.parametrize("model", sorted(p.stem for p in (CONF / "model").glob("*.yaml")))

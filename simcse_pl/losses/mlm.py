@@ -1,27 +1,26 @@
-"""SimCSE's auxiliary masked-LM objective (paper §6.2 / Appendix): ``loss = contrastive + mlm_weight · MLM``.
-
-The inputs of the batch are masked as BERT's pre-training does (15% of the real, non-special tokens; of
-those 80% become the mask token, 10% a random token, 10% stay) and encoded once more; the MLM head
-predicts the originals. The head is the checkpoint's pretrained one when it has it (``BertOnlyMLMHead``,
-``RobertaLMHead``, ...), its output layer tied to the encoder's word embeddings as in pre-training. It is
-a training aid only: the export keeps the encoder and pooler, not the head.
-"""
+"""SimCSE's auxiliary masked-LM objective (paper §6.2 / Appendix): ``loss = contrastive + weight · MLM``."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import AutoModelForMaskedLM, PreTrainedModel
 
+from simcse_pl.checks import at_least, between
 from simcse_pl.encoder import ModelLoadError, load_tokenizer, resolve_name_or_path
+from simcse_pl.losses.base import Auxiliary, StepState
+
+if TYPE_CHECKING:
+    from simcse_pl.module import SimCSEModule
 
 log = logging.getLogger(__name__)
 
 IGNORE = -100  # label of the tokens that are not predicted (cross_entropy's ignore_index)
+TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def load_mlm_head(encoder: PreTrainedModel, name_or_path: str | None) -> nn.Module:
@@ -38,7 +37,7 @@ def load_mlm_head(encoder: PreTrainedModel, name_or_path: str | None) -> nn.Modu
     if len(heads) != 1:
         raise ModelLoadError(
             f"{type(mlm_model).__name__} has no single MLM head module ({[n for n, _ in heads]}): "
-            "model.mlm_weight > 0 supports BERT/RoBERTa-style models"
+            "auxiliary=[mlm] supports BERT/RoBERTa-style models"
         )
     name, head = heads[0]
     if missing is None or any(k.startswith(f"{name}.") for k in missing):
@@ -63,53 +62,50 @@ def mask_tokens(
     return torch.where(to_random, random_ids, masked), labels
 
 
-class MaskedLM(nn.Module):
-    """The auxiliary objective: masks the batch's sentences, encodes them, returns the head's MLM loss
-    (unweighted; the module adds ``weight`` times it to the contrastive loss)."""
+class MaskedLM(Auxiliary):
+    """Masked-LM on the batch's sentences (SimCSE §6.2: ``weight`` 0.1 in its ablation, which lowers STS; off in
+    the released models).
+
+    The inputs are masked as BERT's pre-training does (``probability`` of the real, non-special tokens; of those
+    80% become the mask token, 10% a random token, 10% stay), encoded once more, and the head predicts the
+    originals. The head is the checkpoint's pretrained one when it has it (``BertOnlyMLMHead``, ``RobertaLMHead``
+    ...), its output layer tied to the encoder's word embeddings as in pre-training; a training aid only, the
+    export keeps the encoder and pooler. When to use: the paper's ablation, or to keep token-level knowledge.
+    """
 
     def __init__(
-        self,
-        head: nn.Module,
-        mask_token_id: int,
-        special_ids: list[int],
-        vocab_size: int,
-        probability: float = 0.15,
-        weight: float = 0.1,
+        self, weight: Annotated[float, at_least(0)] = 0.1, probability: Annotated[float, between(0, 1, True, True)] = 0.15
     ) -> None:
-        super().__init__()
-        if not 0 < probability < 1:
-            raise ValueError(f"model.mlm_probability must be in (0, 1) (got {probability})")
-        self.head = head
-        self.mask_token_id = mask_token_id
-        self.vocab_size = vocab_size
-        self.probability = probability
-        self.weight = weight
-        self.register_buffer("special_ids", torch.tensor(special_ids, dtype=torch.long), persistent=False)
+        super().__init__(weight)
+        self.probability = float(probability)
+        self.head: nn.Module | None = None
+        self.mask_token_id = -1
+        self.vocab_size = 0
+        self.register_buffer("special_ids", torch.zeros(0, dtype=torch.long), persistent=False)
 
-    def forward(
-        self, encoder: PreTrainedModel, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None
-    ) -> Tensor:
+    def attach(self, module: SimCSEModule) -> None:
+        """The mask and special token ids from the model's tokenizer, the head from its checkpoint."""
+        model = module.hparams["model"]
+        tokenizer = load_tokenizer(**model)
+        if tokenizer.mask_token_id is None:
+            raise ModelLoadError(f"auxiliary=[mlm]: the tokenizer of {model['name_or_path']!r} has no mask token")
+        self.head = load_mlm_head(module.encoder, model["name_or_path"])
+        self.mask_token_id = tokenizer.mask_token_id
+        self.vocab_size = module.encoder.config.vocab_size
+        self.special_ids = torch.tensor(tokenizer.all_special_ids, dtype=torch.long)
+
+    def masked_lm_loss(self, encoder: PreTrainedModel, input_ids: Tensor, attention_mask: Tensor, **inputs: Tensor) -> Tensor:
         """Mean cross-entropy over the masked tokens of ``[n, L]`` inputs."""
+        assert self.head is not None, "attach() first"
         maskable = attention_mask.bool() & ~torch.isin(input_ids, self.special_ids)
         masked, labels = mask_tokens(input_ids, maskable, self.mask_token_id, self.vocab_size, self.probability)
-        hidden = encoder(input_ids=masked, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+        hidden = encoder(input_ids=masked, attention_mask=attention_mask, **inputs).last_hidden_state
         predicted = labels != IGNORE
         if not predicted.any():  # a batch of very short sentences can draw no token at all
             return hidden.sum() * 0.0
         return F.cross_entropy(self.head(hidden[predicted]).float(), labels[predicted])
 
-
-def build_masked_lm(encoder: PreTrainedModel, model: dict[str, Any]) -> MaskedLM | None:
-    """The objective set by ``model.mlm_weight`` (0: off, the paper's default; 0.1 in §6.2) and
-    ``model.mlm_probability``; the tokenizer only supplies the mask and special token ids."""
-    weight = float(model.get("mlm_weight") or 0.0)
-    if weight == 0.0:
-        return None
-    tokenizer = load_tokenizer(**model)
-    if tokenizer.mask_token_id is None:
-        raise ModelLoadError(f"model.mlm_weight={weight}: the tokenizer of {model['name_or_path']!r} has no mask token")
-    head = load_mlm_head(encoder, model["name_or_path"])
-    return MaskedLM(
-        head, tokenizer.mask_token_id, tokenizer.all_special_ids, encoder.config.vocab_size,
-        float(model.get("mlm_probability", 0.15)), weight,
-    )
+    def forward(self, state: StepState) -> Tensor:
+        """Every sentence of the ``[B, S, L]`` batch, masked once each."""
+        flat = {k: v.reshape(-1, v.shape[-1]) for k, v in state.batch.items() if k in TOKEN_INPUTS}
+        return self.masked_lm_loss(state.module.encoder, **flat)
