@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from simcse_pl.sources import DataError, HFText
+from simcse_pl.samplers import Sampler
+from simcse_pl.sources import DataError, Example, HFText
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,12 @@ class SharedInt:
 class ShardedBatches(IterableDataset):
     """Batches of an indexed source for one DDP rank; dataloader workers take turns by step.
 
-    Global step ``k`` of an epoch uses the permuted items ``[k·B·W, (k+1)·B·W)`` (``W`` ranks); rank ``r``
-    takes the ``r``-th block of ``B``. Worker ``w`` of ``n`` produces steps ``w, w+n, …``, which the
-    DataLoader interleaves back in order, so the stream is the same for any number of workers and every
-    item is seen exactly once per epoch. A last step with fewer than ``B·W`` items is dropped when
-    ``drop_last`` (counted), otherwise split evenly across ranks.
+    The ``sampler`` plans the epoch's global steps (simcse_pl/samplers.py: a permutation by default, exact per
+    epoch); global step ``k`` holds ``B·W`` items (``W`` ranks) and rank ``r`` takes the ``r``-th block of ``B``
+    (a last partial step is split evenly). Worker ``w`` of ``n`` produces steps ``w, w+n, …``, which the
+    DataLoader interleaves back in order, so the stream is the same for any number of workers and every item is
+    seen exactly once per epoch. Each step's collation gets a random generator seeded by (seed, epoch, step),
+    so data views that draw (word repetition) draw the same after a resume.
     """
 
     epoch = SharedInt()
@@ -50,29 +52,28 @@ class ShardedBatches(IterableDataset):
 
     def __init__(
         self,
-        source: Sequence[tuple[str, ...]],
+        source: Sequence[Example],
         batch_size: int,
-        collate: Callable[[list[tuple[str, ...]]], dict[str, torch.Tensor]],
+        collate: Callable[..., dict[str, torch.Tensor]],
         rank: int = 0,
         world_size: int = 1,
         shuffle: bool = True,
         seed: int = 0,
         drop_last: bool = True,
+        sampler: Sampler | None = None,
     ) -> None:
         self.source = source
         self.batch_size = batch_size
         self.collate = collate
         self.rank = rank
         self.world_size = world_size
-        self.shuffle = shuffle
         self.seed = seed
         self.drop_last = drop_last
+        self.sampler = sampler or Sampler(shuffle)
         self.epoch = 0
         self.start_step = 0  # steps of this epoch already trained (set when resuming)
-        per_step = batch_size * world_size
-        self.full_steps, self.remainder = divmod(len(source), per_step)
-        self.keep_partial = not drop_last and self.remainder >= world_size
-        if self.full_steps == 0 and not self.keep_partial:
+        self.steps = self.sampler.num_steps(len(source), batch_size * world_size, world_size, drop_last)
+        if self.steps == 0:
             raise DataError(
                 f"{len(source)} sentences are fewer than one step of data.batch_size={batch_size} × {world_size} "
                 "rank(s); lower the batch size or set data.drop_last=false"
@@ -80,34 +81,32 @@ class ShardedBatches(IterableDataset):
 
     @property
     def dropped(self) -> int:
-        """Items left out of every epoch by ``drop_last``."""
-        return 0 if self.keep_partial else self.remainder
+        """Items left out of every epoch (``drop_last``)."""
+        return max(0, len(self.source) - self.steps * self.batch_size * self.world_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.full_steps + int(self.keep_partial)
+        return self.steps
 
-    def order(self) -> np.ndarray:
-        n = len(self.source)
-        if not self.shuffle:
-            return np.arange(n)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(n)
-
-    def step_items(self, order: np.ndarray, step: int) -> np.ndarray:
+    def plan(self) -> list[np.ndarray]:
         per_step = self.batch_size * self.world_size
-        if step < self.full_steps:
-            start = step * per_step + self.rank * self.batch_size
-            return order[start : start + self.batch_size]
-        return np.array_split(order[self.full_steps * per_step :], self.world_size)[self.rank]
+        return self.sampler.steps(self.source, self.epoch, self.seed, per_step, self.world_size, self.drop_last)
+
+    def step_items(self, plan: list[np.ndarray], step: int) -> np.ndarray:
+        items = plan[step]
+        if len(items) == self.batch_size * self.world_size:
+            return items[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
+        return np.array_split(items, self.world_size)[self.rank]
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        order = self.order()
+        plan = self.plan()
         for step in range(self.start_step + worker, len(self), workers):
-            yield self.collate([self.source[int(i)] for i in self.step_items(order, step)])
+            rng = np.random.default_rng([self.seed, self.epoch, step, self.rank])
+            yield self.collate([self.source[int(i)] for i in self.step_items(plan, step)], rng)
 
 
 class StreamedBatches(IterableDataset):
@@ -119,7 +118,7 @@ class StreamedBatches(IterableDataset):
         self,
         source: HFText,
         batch_size: int,
-        collate: Callable[[list[tuple[str, ...]]], dict[str, torch.Tensor]],
+        collate: Callable[..., dict[str, torch.Tensor]],
         rank: int = 0,
         world_size: int = 1,
         seed: int = 0,
@@ -140,7 +139,8 @@ class StreamedBatches(IterableDataset):
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         stream = self.source.stream(self.rank, self.world_size, self.seed, self.epoch, self.max_samples)
-        batch: list[tuple[str, ...]] = []
+        batch: list[Example] = []
+        produced = 0
         for row in stream:
             example = self.source.example(row)
             if example is None:
@@ -148,5 +148,6 @@ class StreamedBatches(IterableDataset):
                 continue
             batch.append(example)
             if len(batch) == self.batch_size:
-                yield self.collate(batch)
+                yield self.collate(batch, np.random.default_rng([self.seed, self.epoch, self.rank, produced]))
                 batch = []
+                produced += 1

@@ -60,10 +60,13 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """``SimCSEDataModule``'s arguments; ``source`` is the reader (its class checks its own arguments)."""
+    """``SimCSEDataModule``'s arguments; ``source`` (the reader), ``views`` and ``sampler`` are pluggable parts
+    typed by their constructors (data/views=..., data/sampler=...)."""
 
     _target_: str = "simcse_pl.datamodule.SimCSEDataModule"
     source: Any = None
+    views: Any = None
+    sampler: Any = None
     max_samples: Optional[Annotated[int, at_least(1)]] = None
     batch_size: Annotated[int, at_least(2)] = 64
     max_len: Annotated[int, at_least(4)] = 32
@@ -182,9 +185,10 @@ def check_config(cfg: DictConfig) -> None:
     """Types of the pluggable parts and every declared range of the composed config, before anything loads.
 
     Raises ``ConfigError`` naming the first key at fault, its value and what is allowed."""
-    for key in ("loss", *(f"auxiliary.{name}" for name in cfg.get("auxiliary") or {})):
+    pluggable = ("loss", "data.source", "data.views", "data.sampler")
+    for key in (*pluggable, *(f"auxiliary.{name}" for name in cfg.get("auxiliary") or {})):
         node = OmegaConf.select(cfg, key)
-        if isinstance(node, DictConfig):
+        if isinstance(node, DictConfig) and len(node):  # an empty option (data/views=dropout) is "none"
             _check_target(node, key)
     for key, value, check in _checked_fields(cfg, ""):
         if not check(value):

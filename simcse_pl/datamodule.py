@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from transformers.tokenization_utils_base import BatchEncoding, PreTrainedTokenizerBase
@@ -20,27 +21,40 @@ from simcse_pl.batching import ShardedBatches, StreamedBatches
 from simcse_pl.checkpointing import ResumableLoader
 from simcse_pl.evaluation import STSTask, clip_text, load_task
 from simcse_pl.guards import TRUNCATED_KEY
-from simcse_pl.sources import HFText
+from simcse_pl.samplers import Sampler
+from simcse_pl.sources import DataError, Example, HFText, Labeled
+from simcse_pl.views import View
 
 log = logging.getLogger(__name__)
 
 
 class Collator:
-    """Tokenizes ``B`` examples of ``S`` sentences each into ``[B, S, L]`` tensors, padded per batch.
+    """Tokenizes ``B`` examples of ``S`` sentences each into ``[B, S, L]`` tensors, padded per batch, with their
+    ``labels`` ``[B]`` when the examples carry them (``Labeled``).
 
-    Each sentence is first clipped to a number of characters (``clip_text``), so a huge line does not stall
-    the batch in the tokenizer; a clipped sentence counts as truncated."""
+    A data ``view`` (simcse_pl/views.py) may first turn each example's texts into the columns to encode (ESimCSE's
+    word repetition adds a repeated copy), drawing from ``rng``, which the batcher seeds per step. Each sentence is
+    clipped to a number of characters (``clip_text``), so a huge line does not stall the batch in the tokenizer;
+    a clipped sentence counts as truncated."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_len: int) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_len: int, view: View | None = None) -> None:
         self.tokenizer = tokenizer
         self.max_len = max_len
+        self.view = view
 
-    def __call__(self, examples: list[tuple[str, ...]]) -> dict[str, Any]:
-        per_example = len(examples[0])
-        flat = [s for example in examples for s in example]
+    def __call__(self, examples: list[Example], rng: np.random.Generator | None = None) -> dict[str, Any]:
+        labels = [e.label for e in examples] if isinstance(examples[0], Labeled) else None
+        columns = [e.texts if isinstance(e, Labeled) else e for e in examples]
+        if self.view is not None:
+            rng = rng if rng is not None else np.random.default_rng()
+            columns = [self.view(texts, rng) for texts in columns]
+        per_example = len(columns[0])
+        flat = [s for texts in columns for s in texts]
         texts = [clip_text(s, self.max_len) for s in flat]
         encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_len, return_tensors="pt")
         batch: dict[str, Any] = {k: v.view(len(examples), per_example, -1) for k, v in encoded.items()}
+        if labels is not None:
+            batch["labels"] = torch.tensor(labels)
         clipped = [len(text) < len(s) for text, s in zip(texts, flat, strict=True)]
         return {**batch, TRUNCATED_KEY: self._truncated(encoded, texts, clipped)}
 
@@ -101,9 +115,16 @@ class SimCSEDataModule(pl.LightningDataModule):
         data_dir: str = "data",
         eval_batch_size: int = 128,
         eval_max_len: int | None = None,
+        views: View | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         super().__init__()  # argument ranges: simcse_pl/config.py (DataConfig), checked before this is built
+        views, sampler = views or None, sampler or None  # an empty option (data/views=dropout) means none
+        if sampler is not None and isinstance(source, HFText):
+            raise DataError("data/sampler: a streamed source (data=hf_text / hf_nli) is read in order, not sampled")
         self.source = source
+        self.views = views
+        self.sampler = sampler
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.max_len = max_len
@@ -133,12 +154,12 @@ class SimCSEDataModule(pl.LightningDataModule):
 
     def _train_set(self) -> ShardedBatches | StreamedBatches:
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        collate = Collator(self.tokenizer, self.max_len)
+        collate = Collator(self.tokenizer, self.max_len, self.views)
         if isinstance(self.source, HFText):
             return StreamedBatches(self.source, self.batch_size, collate, rank, world, self.seed, self.max_samples)
         self.source.index(self.max_samples)
         batches = ShardedBatches(
-            self.source, self.batch_size, collate, rank, world, self.shuffle, self.seed, self.drop_last
+            self.source, self.batch_size, collate, rank, world, self.shuffle, self.seed, self.drop_last, self.sampler
         )
         log.info(
             "training data: %d sentences -> %d steps of %d × %d rank(s) per epoch; %d blank lines skipped, "

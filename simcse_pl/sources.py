@@ -16,11 +16,22 @@ import logging
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal, NamedTuple, Union
 
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+
+class Labeled(NamedTuple):
+    """An example with a gold score (or class): its texts and the label the objective needs (scored pairs)."""
+
+    texts: tuple[str, ...]
+    label: float
+
+
+# what a source yields per item: the texts of one example (one sentence, a pair, a triplet), or them with a label
+Example = Union[tuple[str, ...], Labeled]
 
 
 class DataError(ValueError):
@@ -136,7 +147,7 @@ class NLITriplets:
     is a ``DataError`` naming its line (``on_bad_row="error"``), or is dropped and counted (``"skip"``).
     """
 
-    def __init__(self, path: str, columns: Sequence[str] | None = None, on_bad_row: str = "error") -> None:
+    def __init__(self, path: str, columns: Sequence[str] | None = None, on_bad_row: Literal["error", "skip"] = "error") -> None:
         if on_bad_row not in BAD_ROW_POLICIES:
             raise DataError(f"data.source.on_bad_row={on_bad_row!r} is not one of {', '.join(BAD_ROW_POLICIES)}")
         self.path = str(path)
@@ -308,7 +319,7 @@ class HFNLI(HFText):
         data_files: str | list[str] | None = None,
         split: str = "train",
         columns: Sequence[str] | None = None,
-        on_bad_row: str = "error",
+        on_bad_row: Literal["error", "skip"] = "error",
         shuffle_buffer: int = 10_000,
     ) -> None:
         if on_bad_row not in BAD_ROW_POLICIES:

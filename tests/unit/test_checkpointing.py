@@ -15,7 +15,7 @@ from simcse_pl.batching import ShardedBatches
 from simcse_pl.sources import TextLines
 
 
-def identity(examples):
+def identity(examples, rng=None):
     return examples
 
 

@@ -8,7 +8,7 @@ from simcse_pl.batching import StreamedBatches
 from simcse_pl.sources import DataError, HFText
 
 
-def identity(examples):
+def identity(examples, rng=None):
     return examples
 
 

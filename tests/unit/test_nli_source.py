@@ -15,6 +15,10 @@ from simcse_pl.sources import DataError, HFNLI, NLITriplets
 HEAD72 = Path(__file__).resolve().parents[3] / "shared" / "data" / "nli" / "nli_for_simcse_head72.csv"
 
 
+def as_list(examples, rng=None):
+    return list(examples)
+
+
 def write(tmp_path: Path, text: str, newline: str = "\n") -> Path:
     path = tmp_path / "nli.csv"
     path.write_bytes(text.replace("\n", newline).encode("utf-8"))
@@ -124,7 +128,7 @@ def test_sharded_batches_see_every_triplet_once_across_ranks_and_pickles(tmp_pat
     source = load(write(tmp_path, "sent0,sent1,hard_neg\r\n" + "".join(f'{a},"{b}",{c}\r\n' for a, b, c in rows)))
     seen = Counter()
     for rank in (0, 1):
-        batches = ShardedBatches(pickle.loads(pickle.dumps(source)), 4, list, rank=rank, world_size=2, seed=1)
+        batches = ShardedBatches(pickle.loads(pickle.dumps(source)), 4, as_list, rank=rank, world_size=2, seed=1)
         seen.update(example for batch in batches for example in batch)
     assert seen == Counter(rows)
 
@@ -139,9 +143,9 @@ def test_reads_simcse_head72_sample():
 def test_streamed_nli_from_a_local_csv_with_datasets(tmp_path):
     path = write(tmp_path, 'sent0,sent1,hard_neg\na,"b, c",d\n"e\nf",g,h\ni,,k\n', "\r\n")
     with pytest.raises(DataError, match="empty sent1 in row"):
-        [batch for batch in StreamedBatches(HFNLI("csv", data_files=str(path), shuffle_buffer=1), 2, list)]
-    stream = StreamedBatches(HFNLI("csv", data_files=str(path), on_bad_row="skip", shuffle_buffer=1), 2, list)
+        [batch for batch in StreamedBatches(HFNLI("csv", data_files=str(path), shuffle_buffer=1), 2, as_list)]
+    stream = StreamedBatches(HFNLI("csv", data_files=str(path), on_bad_row="skip", shuffle_buffer=1), 2, as_list)
     assert [example for batch in stream for example in batch] == [("a", "b, c", "d"), ("e\r\nf", "g", "h")]
     assert stream.blank_lines == 1
-    pairs = StreamedBatches(HFNLI("csv", data_files=str(path), columns=["sent1", "sent0"], shuffle_buffer=1), 1, list)
+    pairs = StreamedBatches(HFNLI("csv", data_files=str(path), columns=["sent1", "sent0"], shuffle_buffer=1), 1, as_list)
     assert next(iter(pairs)) == [("b, c", "a")]

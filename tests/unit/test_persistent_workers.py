@@ -10,7 +10,7 @@ from simcse_pl.batching import ShardedBatches
 from simcse_pl.sources import TextLines
 
 
-def texts(examples: list[tuple[str, ...]]) -> list[str]:
+def texts(examples: list[tuple[str, ...]], rng=None) -> list[str]:
     return [e[0] for e in examples]
 
 
