@@ -114,3 +114,9 @@ def test_a_nan_validation_metric_never_selects_a_checkpoint(tiny_data: Path, tmp
     assert results["best"]["checkpoint"] is None
     assert not list((run_dir / "checkpoints").glob("best-*.ckpt"))
     assert "val/stsb_spearman is nan at step 2: this validation cannot select a checkpoint" in done.stdout + done.stderr
+
+
+def test_the_readme_objective_example_trains_as_written(tiny_data: Path, tmp_path: Path):
+    train(tiny_data, tmp_path, "loss=align_uniform", "trainer.max_steps=2", "validate_before=false", "test=false",
+          "export=false")
+    assert json.loads((tmp_path / "results.json").read_text())["final"]["step"] == 2
