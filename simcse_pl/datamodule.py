@@ -141,6 +141,7 @@ class SimCSEDataModule(pl.LightningDataModule):
         self.val_tasks: list[STSTask] = []
         self.test_tasks: list[STSTask] = []
         self.train_set: ShardedBatches | StreamedBatches | None = None
+        self._indexed = False
         # workers must not inherit a tokenizer that already spun up its own thread pool
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -152,12 +153,19 @@ class SimCSEDataModule(pl.LightningDataModule):
         if stage in (None, "fit") and self.train_set is None:
             self.train_set = self._train_set()
 
+    def check_training_data(self) -> None:
+        """Read the training file now (every line is checked as it is indexed), so a missing, empty or bad file
+        fails before the pre-training validation instead of after it. Streams are checked as they are read."""
+        if not isinstance(self.source, HFText) and not self._indexed:
+            self.source.index(self.max_samples)
+            self._indexed = True
+
     def _train_set(self) -> ShardedBatches | StreamedBatches:
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         collate = Collator(self.tokenizer, self.max_len, self.views)
         if isinstance(self.source, HFText):
             return StreamedBatches(self.source, self.batch_size, collate, rank, world, self.seed, self.max_samples)
-        self.source.index(self.max_samples)
+        self.check_training_data()
         batches = ShardedBatches(
             self.source, self.batch_size, collate, rank, world, self.shuffle, self.seed, self.drop_last, self.sampler
         )

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from simcse_pl.checkpointing import ResumeCheckpoint
 from simcse_pl.config import CONF_DIR, ConfigError, check_config
+from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoder import check_max_len, load_tokenizer
 from simcse_pl.errors import user_errors_reported
 from simcse_pl.export import export_model
@@ -63,6 +64,7 @@ def run(cfg: DictConfig) -> float | None:
 
 
 def _run(cfg: DictConfig) -> float | None:
+    quiet_libraries()
     check_config(cfg)  # ranges; Hydra checked the types while composing
     out_dir = cfg.paths.output_dir
     # DDP ranks started by the launcher share the folder: only global rank 0 takes it
@@ -105,6 +107,8 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
     resume = next((c for c in callbacks if isinstance(c, ResumeCheckpoint)), None)
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, str(resume.dirpath) if resume else os.path.join(out_dir, "checkpoints"))
 
+    if cfg.train:
+        datamodule.check_training_data()
     datamodule.tokenizer = tokenizer = load_tokenizer(**model_cfg)
     module = SimCSEModule(
         model=model_cfg, loss=loss, optim=OmegaConf.to_container(cfg.optim, resolve=True),
@@ -115,6 +119,8 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
     if ckpt_path is not None:
         check_matches_model(read_checkpoint(ckpt_path, mmap=True), module, ckpt_path)
     record_run(cfg, out_dir, trainer.loggers)
+    for line in config_summary(cfg):
+        log.info(line)
     return Job(trainer, module, datamodule, tokenizer, callbacks, resume, ckpt_path, out_dir)
 
 
@@ -128,7 +134,6 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
     if cfg.validate_before:
         trainer.validate(module, datamodule=datamodule, verbose=False)
         results["before"] = _metrics(trainer, "val/")
-        log.info("before training: %s = %.2f", metric, results["before"].get(metric, float("nan")))
 
     if cfg.train:
         trainer.fit(module, datamodule=datamodule, ckpt_path=job.ckpt_path)
@@ -147,7 +152,6 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
         results["export_dir"] = export_model(
             module.encoder, module.pooler, job.tokenizer, os.path.join(job.out_dir, "model"), datamodule.eval_max_len
         )
-        log.info("model exported to %s (Hugging Face + sentence-transformers format)", results["export_dir"])
         log_exported_model(trainer.loggers, results["export_dir"])
 
     if cfg.test:
@@ -158,6 +162,8 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
 
     with open(os.path.join(job.out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
+    log.info("written to %s: results.json%s, checkpoints/, metrics in csv/ (or the configured loggers)", job.out_dir,
+             ", model/ (Hugging Face + sentence-transformers)" if cfg.export else "")
     return results.get("best", results.get("before", {})).get(metric)
 
 
@@ -178,9 +184,11 @@ def _select_best(
 
 
 def _trainer(cfg: DictConfig, callbacks: list[Any], loggers: list[Any]) -> pl.Trainer:
-    """``lightning.Trainer`` from the trainer group; an argument it rejects is one line naming the group."""
+    """``lightning.Trainer`` from the trainer group; an argument it rejects is one line naming the group. Off a
+    terminal the progress bar gives way to ConsoleReport's plain lines (a bar would print once, at the end)."""
+    bar = cfg.get("enable_progress_bar")
     try:
-        return instantiate(cfg, callbacks=callbacks, logger=loggers or False)
+        return instantiate(cfg, callbacks=callbacks, logger=loggers or False, enable_progress_bar=interactive() and bar is not False)
     except InstantiationException as exc:
         cause = exc.__cause__ or exc
         raise ConfigError(f"trainer: {str(cause).strip().splitlines()[0]}") from None
