@@ -4,6 +4,7 @@
     simcse-eval sentence-transformers/all-MiniLM-L6-v2 --pooler avg --tasks stsb --output results.json
     simcse-eval run.ckpt --split dev --metrics sts align_uniform    # STS-B + SICK-R dev, align/uniform
     simcse-encode MODEL sentences.txt --output vectors.npy
+    simcse-eval outputs/.../model --tasks stsb --dim 64            # a Matryoshka model cut to 64 dims
 
 Errors in data or model (a missing task file, a bad line, an unknown model) print one line naming the cause
 and exit with status 2.
@@ -53,6 +54,11 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
         "--trust-remote-code", action="store_true",
         help="let transformers run the model's own Python code (off: a model or checkpoint cannot turn it on)",
     )
+    parser.add_argument(
+        "--dim", type=_positive_int,
+        help="keep the first DIM coordinates of each vector (a model trained with loss=matryoshka: one of its "
+        "trained sizes, listed in its simcse_pl.json); default: all",
+    )
 
 
 def _load_model(args: argparse.Namespace) -> Any:
@@ -60,7 +66,7 @@ def _load_model(args: argparse.Namespace) -> Any:
 
     return SimCSE.from_pretrained(
         args.model, pooler=args.pooler, device=args.device, max_length=args.max_length, precision=args.precision,
-        trust_remote_code=args.trust_remote_code,
+        trust_remote_code=args.trust_remote_code, dim=args.dim,
     )
 
 
@@ -99,6 +105,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         "split": args.split,
         "device": str(model.device),
         "precision": args.precision,
+        "dim": model.dim or model.dimension,
+        "trained_dims": model.trained_dims,
         "tasks": results,
         "avg": {m: average(results, m) for m in ("spearman", "pearson")},
         "sentences": len({s for t in tasks for s in t.sentences}),
@@ -117,6 +125,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     stsb = record["tasks"].get("stsb", {})
     if "align" in stsb:
         print(f"STS-B {args.split}: align {stsb['align']:.4f}  uniform {stsb['uniform']:.4f}")
+    if args.dim:
+        print(f"vectors cut to their first {args.dim} coordinates (--dim)")
     print(f"{record['sentences']} sentences encoded and scored in {record['seconds']:.1f} s")
     if args.output:
         with open(args.output, "w") as f:

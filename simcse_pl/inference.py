@@ -7,6 +7,11 @@ id or folder, or a Lightning ``.ckpt`` of ``SimCSEModule``. Sentence vectors com
 
 ``pooler="cls"`` means [CLS] + the model's trained MLP head when it keeps one at inference, else the encoder's
 own pooler layer (SimCSE's convention for its released checkpoints, whose head is saved there).
+
+``dim=k`` keeps the first ``k`` coordinates of each vector (then normalises, when asked): the use of a model
+trained with ``loss=matryoshka``, whose export lists the trained sizes (``trained_dims``). Per call
+(``encode(..., dim=k)``) or for every call (``from_pretrained(..., dim=k)``, as sentence-transformers'
+``truncate_dim``; ``similarity``, ``build_index`` and ``search`` then use it too).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class PoolingSpec(NamedTuple):
     kind: str
     mlp: dict[str, Tensor] | None = None
     normalize: bool = False
+    trained_dims: list[int] | None = None  # the prefix sizes a Matryoshka objective trained (simcse_pl.json)
 
 
 class SimCSE:
@@ -61,6 +67,8 @@ class SimCSE:
         max_length: int | None = None,
         normalize: bool = False,
         precision: str = "auto",
+        dim: int | None = None,
+        trained_dims: list[int] | None = None,
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.encoder = encoder.eval().to(self.device)
@@ -70,6 +78,8 @@ class SimCSE:
         self.max_length = default if max_length is None else positive_int("max_length", max_length)
         self.normalize = normalize
         self.precision = precision  # see evaluation.PRECISIONS: "auto" is fp32 on CPUs, bf16/fp16 on GPUs
+        self.trained_dims = trained_dims
+        self.dim = None if dim is None else self._check_dim(dim)
         self.corpus: list[str] = []
         self._index: Any = None
 
@@ -82,9 +92,11 @@ class SimCSE:
         max_length: int | None = None,
         precision: str = "auto",
         trust_remote_code: bool = False,
+        dim: int | None = None,
     ) -> SimCSE:
         """Load a model; ``pooler`` overrides the one it was saved with. ``trust_remote_code`` lets transformers
-        run the model folder's (or hub repo's) own Python code; only the caller can allow it, never a file."""
+        run the model folder's (or hub repo's) own Python code; only the caller can allow it, never a file.
+        ``dim``: every vector cut to its first ``dim`` coordinates (a Matryoshka model's ``trained_dims``)."""
         path_or_id = str(path_or_id)
         if path_or_id.endswith(".ckpt"):
             encoder, tokenizer, spec = _from_checkpoint(path_or_id, trust_remote_code)
@@ -95,7 +107,19 @@ class SimCSE:
             spec = _saved_pooling(source) or PoolingSpec("cls" if _own_pooler(encoder) else "cls_before_pooler")
             max_length = _st_max_length(source) if max_length is None else max_length
         pooling = _build_pooler(pooler or spec.kind, spec, encoder)
-        return cls(encoder, tokenizer, pooling, device, max_length, spec.normalize, precision)
+        return cls(encoder, tokenizer, pooling, device, max_length, spec.normalize, precision, dim, spec.trained_dims)
+
+    @property
+    def dimension(self) -> int:
+        """The size of the full sentence vectors (every pooler keeps the encoder's hidden size)."""
+        return int(self.encoder.config.hidden_size)
+
+    def _check_dim(self, dim: int) -> int:
+        positive_int("dim", dim)
+        if dim > self.dimension:
+            trained = f" (trained sizes: {', '.join(map(str, self.trained_dims))})" if self.trained_dims else ""
+            raise ValueError(f"dim={dim}: larger than the model's {self.dimension}-dimensional vectors{trained}")
+        return dim
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
         """Sentence vectors for token ids, exactly as ``SimCSEModule.embed`` computes them."""
@@ -107,11 +131,17 @@ class SimCSE:
         batch_size: int = 128,
         normalize: bool | None = None,
         return_numpy: bool = False,
+        dim: int | None = None,
     ) -> Tensor | np.ndarray:
-        """``[n, d]`` float32 vectors (``[d]`` for one string); ``normalize`` defaults to the model's own setting."""
+        """``[n, d]`` float32 vectors (``[d]`` for one string); ``normalize`` defaults to the model's own setting.
+        ``dim``: keep the first ``dim`` coordinates (default: the model's ``dim``, else all), normalised after
+        the cut."""
         single = isinstance(sentences, str)
         batch = _sentences("sentences", sentences)
+        dim = self.dim if dim is None else self._check_dim(dim)
         vectors = encode(self.embed, self.tokenizer, batch, batch_size, self.max_length, self.device, self.precision)
+        if dim is not None:
+            vectors = vectors[:, :dim].contiguous()
         if self.normalize if normalize is None else normalize:
             vectors = F.normalize(vectors, dim=-1)
         vectors = vectors[0] if single else vectors
@@ -211,7 +241,8 @@ def _saved_pooling(source: str) -> PoolingSpec | None:
     if config is not None:
         mlp = _dense_weights(source, dense[0]["path"]) if config["mlp"] else None
         kept = mlp is not None or config["pooler"] != "cls"  # "cls" whose head was dropped is plain [CLS]
-        return PoolingSpec(config["pooler"] if kept else "cls_before_pooler", mlp)
+        dims = config.get("matryoshka_dims")
+        return PoolingSpec(config["pooler"] if kept else "cls_before_pooler", mlp, trained_dims=dims)
     if not modules:
         return None
     pooling = next((m for m in modules if m["type"].endswith("Pooling")), None)
