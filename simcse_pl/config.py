@@ -25,7 +25,7 @@ import lightning.pytorch as pl
 from hydra.core.config_store import ConfigStore
 from hydra.utils import get_object
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
 from simcse_pl.checks import Check, at_least, between, declared_check, greater, one_of
 
@@ -173,9 +173,38 @@ class TrainConfig:
     callbacks: Optional[Dict[str, Any]] = None
 
 
+def processes(trainer: Any) -> int:
+    """How many training processes ``trainer.devices`` × ``trainer.num_nodes`` start ("auto"/-1: all GPUs)."""
+    devices = trainer.get("devices", 1)
+    if isinstance(devices, (list, ListConfig)) or (isinstance(devices, str) and "," in devices):
+        count = len(devices) if not isinstance(devices, str) else len([d for d in devices.split(",") if d.strip()])
+    elif devices in (-1, "-1", "auto"):
+        import torch
+
+        count = max(torch.cuda.device_count(), 1) if trainer.get("accelerator") in ("gpu", "cuda") else 1
+    else:
+        count = int(devices)
+    return count * int(trainer.get("num_nodes", 1) or 1)
+
+
+def per_device(global_batch: int, *, _root_: DictConfig) -> int:
+    """``${per_device:512}``: a preset's global batch (the paper's) split over the training processes, so
+    ``experiment=sup_bert_base trainer=ddp`` trains at 512 on any number of GPUs."""
+    count = processes(_root_.trainer)
+    if global_batch % count:
+        raise ConfigError(
+            f"data.batch_size: the preset's global batch {global_batch} does not split evenly over {count} processes "
+            "(trainer.devices × trainer.num_nodes); choose a divisor, or set data.batch_size (per process) yourself"
+        )
+    return global_batch // count
+
+
 def register_schemas() -> None:
-    """Make ``train_schema`` (the first entry of conf/train.yaml's defaults) known to Hydra."""
+    """Make ``train_schema`` (the first entry of conf/train.yaml's defaults) and the ``per_device`` resolver
+    known to Hydra / OmegaConf."""
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+    if not OmegaConf.has_resolver("per_device"):
+        OmegaConf.register_new_resolver("per_device", per_device)
 
 
 register_schemas()
@@ -237,9 +266,18 @@ def _checked_fields(node: Any, prefix: str) -> Iterator[tuple[str, Any, Check]]:
     for key in node:
         full_key = f"{prefix}{key}"
         if key in declared and not OmegaConf.is_missing(node, key):
-            yield full_key, node[key], declared[key]
+            yield full_key, _resolved(node, key), declared[key]
         elif isinstance(node._get_node(key), DictConfig):
             yield from _checked_fields(node._get_node(key), f"{full_key}.")
+
+
+def _resolved(node: DictConfig, key: str) -> Any:
+    """``node[key]`` with interpolations resolved; a resolver's own ``ConfigError`` comes out as itself."""
+    try:
+        return node[key]
+    except InterpolationResolutionError as exc:  # OmegaConf re-raises a resolver's error under its own type
+        message = str(exc).splitlines()[0].removeprefix(f"{ConfigError.__name__} raised while resolving interpolation: ")
+        raise ConfigError(message) from None
 
 
 def compose_config(*overrides: str, return_hydra_config: bool = False) -> DictConfig:

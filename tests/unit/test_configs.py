@@ -4,7 +4,11 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
+
+from simcse_pl.config import check_config
+from simcse_pl.losses import Auxiliary, Objective
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = ["model", "data", "loss", "optim", "trainer", "logger", "callbacks", "paths", "experiment"]
@@ -17,12 +21,32 @@ def composed(*overrides: str):
 
 
 @pytest.mark.parametrize("group, option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
-def test_every_group_option_composes(group, option):
-    cfg = composed(f"{group}={option}")
-    # everything but the run dir (known only inside a Hydra run) must resolve
+def test_every_group_option_composes_and_passes_the_checks(group, option):
+    cfg = composed(f"{group}={option}", "paths.output_dir=out")
+    check_config(cfg)  # types of the pluggable parts, every declared range
     for key in ("model", "data", "loss", "optim", "trainer"):
-        OmegaConf.to_container(cfg[key], resolve=key not in ("data", "trainer"))
-    assert cfg.loss.tau > 0
+        OmegaConf.to_container(cfg[key], resolve=True)
+    assert isinstance(instantiate(cfg.loss), Objective)
+
+
+AUXILIARIES = sorted(p.stem for p in (CONF / "auxiliary").glob("*.yaml"))
+DATA_PARTS = [(g, p.stem) for g in ("views", "sampler") for p in sorted((CONF / "data" / g).glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("option", AUXILIARIES)
+def test_every_auxiliary_objective_composes(option):
+    cfg = composed(f"auxiliary=[{option}]", "paths.output_dir=out")
+    check_config(cfg)
+    (name, node), = cfg.auxiliary.items()
+    assert isinstance(instantiate(node), Auxiliary)
+
+
+@pytest.mark.parametrize("group, option", DATA_PARTS, ids=[f"data/{g}={o}" for g, o in DATA_PARTS])
+def test_every_view_and_sampler_composes(group, option):
+    cfg = composed(f"data/{group}={option}", "paths.output_dir=out")
+    check_config(cfg)
+    node = cfg.data[group]
+    assert not node or instantiate(node) is not None
 
 
 def test_command_line_reaches_the_part():

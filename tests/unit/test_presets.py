@@ -68,3 +68,21 @@ def test_quickstart_sup_is_the_papers_supervised_recipe_on_minilm():
     assert cfg.data.source.path.endswith("nli/snli_dev_triplets.csv")
     assert (cfg.data.batch_size, cfg.optim.lr, cfg.loss.tau, cfg.trainer.max_epochs) == (64, 3e-5, 0.05, 1)
     assert cfg.trainer.accelerator == "cpu"
+
+
+@pytest.mark.parametrize("devices, per_device", [(1, 512), (2, 256), (4, 128), (8, 64)])
+def test_a_presets_batch_is_the_papers_global_batch_on_any_number_of_gpus(devices: int, per_device: int):
+    cfg = composed("experiment=sup_bert_base", "trainer=ddp", f"trainer.devices={devices}")
+    assert cfg.data.batch_size == per_device
+
+
+def test_a_global_batch_that_does_not_split_is_named():
+    from simcse_pl.config import ConfigError, check_config
+
+    cfg = composed("experiment=sup_bert_base", "trainer=ddp", "trainer.devices=3", "paths.output_dir=x")
+    with pytest.raises(ConfigError, match=r"^data.batch_size: the preset's global batch 512 does not split evenly over 3"):
+        check_config(cfg)
+
+
+def test_the_command_line_batch_is_per_process():
+    assert composed("experiment=sup_bert_base", "trainer=ddp", "trainer.devices=2", "data.batch_size=128").data.batch_size == 128
