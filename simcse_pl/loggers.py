@@ -3,15 +3,58 @@ wandb artifact, and closing the wandb run at the end of each job."""
 
 from __future__ import annotations
 
+import csv
 import logging
+import os
 import sys
 from typing import Any
 
+from lightning.pytorch.loggers import CSVLogger as _LightningCSVLogger
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
+from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
 log = logging.getLogger(__name__)
+
+
+class _KeepingWriter(ExperimentWriter):
+    """Lightning's CSV writer, except that an existing ``metrics.csv`` is continued, not deleted."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+                self.metrics_keys = list(csv.DictReader(f).fieldnames or [])
+
+
+class CSVLogger(_LightningCSVLogger):
+    """Lightning's CSVLogger for runs that resume: a resumed run appends to ``metrics.csv``, so the file holds the
+    whole history; rows the killed segment logged after the checkpoint it resumes from are dropped first
+    (``keep_until``), so no step appears twice."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _KeepingWriter(log_dir=self.log_dir)
+        return self._experiment
+
+    @rank_zero_only
+    def keep_until(self, step: int) -> None:
+        """Keep the rows of the ``step`` steps a checkpoint holds (logged at steps ``0 … step-1``, validations
+        included: they run before the step counter moves), drop what the killed segment logged after it."""
+        path = os.path.join(self.log_dir, ExperimentWriter.NAME_METRICS_FILE)
+        if not os.path.isfile(path):
+            return
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            fields, rows = reader.fieldnames or [], [r for r in reader if not r.get("step") or int(r["step"]) < step]
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
 
 
 class WandbLogger(_LightningWandbLogger):

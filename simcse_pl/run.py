@@ -34,7 +34,7 @@ from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoder import check_max_len, load_tokenizer
 from simcse_pl.errors import user_errors_reported
 from simcse_pl.export import export_model
-from simcse_pl.loggers import finish_wandb, log_exported_model, log_test_table
+from simcse_pl.loggers import CSVLogger, finish_wandb, log_exported_model, log_test_table
 from simcse_pl.module import SimCSEModule
 from simcse_pl.preemption import Preempted, StopSignals, signal_name
 from simcse_pl.resume import check_matches_model, read_checkpoint, resolve_checkpoint
@@ -117,7 +117,11 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
     lengths = {"data.max_len": datamodule.max_len, "data.eval_max_len": datamodule.eval_max_len}
     check_max_len(module.encoder, tokenizer, lengths)
     if ckpt_path is not None:
-        check_matches_model(read_checkpoint(ckpt_path, mmap=True), module, ckpt_path)
+        state = read_checkpoint(ckpt_path, mmap=True)
+        check_matches_model(state, module, ckpt_path)
+        for logger in loggers:
+            if isinstance(logger, CSVLogger):  # the history continues from the checkpoint's step
+                logger.keep_until(int(state["global_step"]))
     record_run(cfg, out_dir, trainer.loggers)
     for line in config_summary(cfg):
         log.info(line)

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -75,6 +76,15 @@ def hydra_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
+def _keep_hydra_files(hydra_dir: Path, segment: int) -> None:
+    if not hydra_dir.is_dir():
+        return
+    kept = hydra_dir / f"segment-{segment}"
+    kept.mkdir(exist_ok=True)
+    for path in hydra_dir.glob("*.yaml"):
+        shutil.copy2(path, kept / path.name)
+
+
 def run_record(cfg: DictConfig) -> dict[str, Any]:
     """Everything needed to rerun this job and compare it with others, secrets redacted."""
     record = {
@@ -96,12 +106,19 @@ def run_record(cfg: DictConfig) -> dict[str, Any]:
 
 def record_run(cfg: DictConfig, out_dir: str, loggers: list[Any]) -> dict[str, Any]:
     """Write ``run_info.json`` and log the resolved config, commit and overrides as every logger's run config
-    (the module's own hyperparameters alone miss data, loss, trainer and seed)."""
+    (the module's own hyperparameters alone miss data, loss, trainer and seed).
+
+    A resumed run is a new segment of the same run: the first segment's record stays at the top of
+    ``run_info.json`` and each later one is appended under ``resumed``; Hydra's ``.hydra/*.yaml`` of every
+    segment is kept in ``.hydra/segment-<k>/`` (Hydra rewrites ``.hydra/`` at each start)."""
     record = run_record(cfg)
     if rank_zero_only.rank == 0:  # DDP ranks share the run dir
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        with open(os.path.join(out_dir, "run_info.json"), "w") as f:
-            json.dump(record, f, indent=2)
+        path = Path(out_dir) / "run_info.json"
+        first = json.loads(path.read_text()) if path.is_file() else None
+        written = record if first is None else {**first, "resumed": [*first.get("resumed", []), record]}
+        path.write_text(json.dumps(written, indent=2))
+        _keep_hydra_files(Path(out_dir) / ".hydra", segment=1 + len(written.get("resumed", [])))
     hparams = {**record["config"], "git": record["git"], "overrides": record["overrides"]}
     for logger in loggers:
         logger.log_hyperparams(hparams)

@@ -7,6 +7,8 @@ per run. The five runs go two or three at a time: the time is mostly Python impo
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +30,7 @@ def command(data: Path, run_dir: Path, *overrides: str) -> list[str]:
         "model=tiny", "trainer=cpu", "trainer.deterministic=true", "trainer.max_epochs=2",
         "+trainer.enable_progress_bar=false", "data.num_workers=0", "data.batch_size=32",
         f"paths.data_dir={data}", f"data.source.path={data}/wiki/wiki.txt", f"hydra.run.dir={run_dir}",
-        "callbacks.resume_checkpoint.every_n_train_steps=4",
+        "callbacks.resume_checkpoint.every_n_train_steps=4", "trainer.log_every_n_steps=1",
         "validate_before=false", "export=false", "test=false", *overrides,
     ]
 
@@ -136,3 +138,20 @@ def test_no_secret_from_the_environment_in_run_files(runs: dict[str, Path]):
         content = path.read_bytes()
         for name, secret in SECRETS.items():
             assert secret.encode() not in content, f"{name} leaked into {path}"
+
+
+def loss_steps(run_dir: Path) -> list[int]:
+    with open(run_dir / "csv" / "metrics.csv", newline="") as f:
+        return [int(row["step"]) for row in csv.DictReader(f) if row.get("train/loss")]
+
+
+@pytest.mark.parametrize("killed", ["after_step", "mid_save"])
+def test_the_resumed_run_keeps_the_history_of_both_segments(runs: dict[str, Path], killed: str):
+    """metrics.csv continues (each step's loss once, as in the run never killed); run_info.json and .hydra/ keep
+    the first segment's record beside the resumed one's."""
+    assert loss_steps(runs[killed]) == loss_steps(runs["uninterrupted"])
+    info = json.loads((runs[killed] / "run_info.json").read_text())
+    assert "ckpt_path=last" not in info["overrides"] and [r["overrides"][-1] for r in info["resumed"]] == ["+callbacks.steps.path=" + str(runs[killed] / "steps.txt")]
+    first = (runs[killed] / ".hydra" / "segment-1" / "overrides.yaml").read_text()
+    second = (runs[killed] / ".hydra" / "segment-2" / "overrides.yaml").read_text()
+    assert "ckpt_path=last" not in first and "ckpt_path=last" in second
