@@ -3,14 +3,13 @@
 import hydra
 from omegaconf import DictConfig
 
-from simcse_pl.errors import user_errors_reported
+from simcse_pl.errors import run_reported
 from simcse_pl.run import run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    with user_errors_reported():
-        return run(cfg)
+    return run_reported(run, cfg)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def read_job(job_dir: Path, multirun_dir: Path) -> dict[str, Any]:
     row["params"] = {k: parse_value(v) for k, v in params.items()}
     results_path = job_dir / "results.json"
     if not results_path.exists():
-        return {**row, "status": "no results.json (failed or running)"}
+        return {**row, "status": job_error(job_dir) or "no results.json (failed or running)"}
     results = json.loads(results_path.read_text())
     metric = row["metric"] = results["metric"]
     row[OBJECTIVE] = results.get("best", results.get("before", {})).get(metric)
@@ -57,9 +57,16 @@ def read_job(job_dir: Path, multirun_dir: Path) -> dict[str, Any]:
     return row
 
 
+def job_error(job_dir: Path) -> str | None:
+    """The last ``error:`` line a failed job wrote to its log (simcse_pl.errors logs it there in a sweep)."""
+    lines = [line.partition("] - ")[2] for log in sorted(job_dir.glob("*.log"))
+             for line in log.read_text(errors="replace").splitlines() if "][ERROR] - error: " in line]
+    return f"failed: {lines[-1].removeprefix('error: ')}" if lines else None
+
+
 def collect(multirun_dir: Path) -> list[dict[str, Any]]:
     """All jobs under ``multirun_dir`` (any depth, so custom ``hydra.sweep.subdir`` layouts work), best first."""
-    jobs = sorted(p.parent.parent for p in multirun_dir.rglob(".hydra/overrides.yaml"))
+    jobs = sorted(p.parent.parent for p in multirun_dir.rglob("overrides.yaml") if p.parent.name == ".hydra")
     rows = [read_job(job, multirun_dir) for job in jobs]
     rows.sort(key=lambda r: -r[OBJECTIVE] if _is_number(r.get(OBJECTIVE)) else math.inf)
     return rows

@@ -8,14 +8,19 @@ their trace, and ``HYDRA_FULL_ERROR=1`` shows it for all.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 from hydra.types import RunMode
 
 from simcse_pl.encoder import ModelLoadError
@@ -23,6 +28,7 @@ from simcse_pl.guards import NonFiniteLossError
 from simcse_pl.preemption import Preempted
 from simcse_pl.sources import DataError
 
+log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 USER_ERRORS = (DataError, ModelLoadError, NonFiniteLossError)
 
@@ -55,8 +61,10 @@ def _in_sweep() -> bool:
 @contextmanager
 def user_errors_reported() -> Iterator[None]:
     """Around a Hydra task: a user error prints ``error: <message>`` on stderr and exits with status 2; a stop
-    signal prints ``stopped by SIGTERM ...`` (what was saved, how to resume) and exits with 128 + the signal number, in a
-    sweep too (a preempted sweep must stop, not start its next job)."""
+    signal prints ``stopped by SIGTERM ...`` (what was saved, how to resume) and exits with 128 + the signal
+    number, in a sweep too (a preempted sweep must stop, not start its next job). In a sweep a user error is
+    logged to the job's train.log and the task returns NaN, so the sweeper records the job as failed and goes on;
+    ``SweepErrors`` then reports every failed job in one line each and exits with status 2."""
     try:
         yield
     except Preempted as exc:
@@ -64,7 +72,44 @@ def user_errors_reported() -> Iterator[None]:
         sys.exit(exc.exit_status)
     except Exception as exc:
         reported = user_error(exc)
-        if reported is None or os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_sweep():
+        if reported is not None and _in_sweep():
+            log.error("error: %s", reported)
+            raise SweepJobFailed(str(reported)) from None
+        if reported is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            if _in_sweep():
+                log.exception("error: %s", exc)
             raise
         print(f"error: {reported}", file=sys.stderr)
         sys.exit(2)
+
+
+class SweepJobFailed(Exception):
+    """A sweep job stopped on a user error (already in its train.log); ``run_reported`` turns it into NaN."""
+
+
+def run_reported(task: Callable[[DictConfig], float | None], cfg: DictConfig) -> float | None:
+    """``task(cfg)`` under ``user_errors_reported``; a sweep job that failed on a user error returns NaN (Optuna
+    records such a trial as failed; the basic sweeper just goes on)."""
+    try:
+        with user_errors_reported():
+            return task(cfg)
+    except SweepJobFailed:
+        return float("nan")
+
+
+ERROR_LINE = re.compile(r"\]\[ERROR\] - error: (.*)$")
+
+
+class SweepErrors(Callback):
+    """Hydra callback: after a multirun, one ``error: job N: <message>`` line per job that failed on a user error
+    (read from its train.log), and exit status 2 when there was any, as a single run does."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        failed = []
+        for log_file in sorted(Path(config.hydra.sweep.dir).glob("*/*.log")):
+            lines = [m.group(1) for line in log_file.read_text(errors="replace").splitlines() if (m := ERROR_LINE.search(line))]
+            if lines:
+                failed.append(f"error: job {log_file.parent.name}: {lines[-1]}")
+        if failed:
+            print("\n".join(failed), file=sys.stderr)
+            sys.exit(2)

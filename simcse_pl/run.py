@@ -28,11 +28,12 @@ from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
+from simcse_pl.baseline import untrained_validation
 from simcse_pl.checkpointing import ResumeCheckpoint
 from simcse_pl.config import CONF_DIR, ConfigError, check_config
 from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoder import check_max_len, load_tokenizer
-from simcse_pl.errors import user_errors_reported
+from simcse_pl.errors import run_reported
 from simcse_pl.export import export_model
 from simcse_pl.loggers import CSVLogger, finish_wandb, log_exported_model, log_test_table
 from simcse_pl.module import SimCSEModule
@@ -136,8 +137,7 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
     results: dict[str, Any] = {"run_dir": job.out_dir, "metric": metric}
 
     if cfg.validate_before:
-        trainer.validate(module, datamodule=datamodule, verbose=False)
-        results["before"] = _metrics(trainer, "val/")
+        results["before"] = untrained_validation(cfg, trainer, module, datamodule)
 
     if cfg.train:
         trainer.fit(module, datamodule=datamodule, ckpt_path=job.ckpt_path)
@@ -225,5 +225,4 @@ def resume_command(out_dir: str) -> str:
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Console script ``simcse-train`` (same as ``python train.py``)."""
-    with user_errors_reported():
-        return run(cfg)
+    return run_reported(run, cfg)
