@@ -1,9 +1,23 @@
-"""simcse-pl: contrastive sentence-embedding training (SimCSE) on PyTorch Lightning + Hydra."""
+"""simcse-pl: contrastive sentence-embedding training (SimCSE) on PyTorch Lightning + Hydra.
+
+Importing the package registers the config schema with Hydra (simcse_pl/config.py, light); the classes below are
+imported on first use, so that composing a config or printing ``--help`` does not load torch and Lightning."""
+
+from importlib import import_module
+from typing import Any
 
 import simcse_pl.config  # noqa: F401 - registers train_schema and the per_device resolver with Hydra
-from simcse_pl.datamodule import SimCSEDataModule
-from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
-from simcse_pl.pooling import Pooler
 
-__all__ = ["InfoNCE", "Pooler", "SimCSEDataModule", "SimCSEModule"]
+_EXPORTS = {
+    "InfoNCE": "simcse_pl.losses",
+    "Pooler": "simcse_pl.pooling",
+    "SimCSEDataModule": "simcse_pl.datamodule",
+    "SimCSEModule": "simcse_pl.module",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'simcse_pl' has no attribute {name!r}")

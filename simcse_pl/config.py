@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
-import lightning.pytorch as pl
 from hydra.core.config_store import ConfigStore
 from hydra.utils import get_object
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
@@ -144,9 +143,6 @@ def signature_schema(target: Callable[..., Any]) -> type:
     return schema
 
 
-TrainerConfig = signature_schema(pl.Trainer)
-
-
 @dataclass
 class TrainConfig:
     """The root: what ``run()`` does and one node per config group."""
@@ -168,7 +164,9 @@ class TrainConfig:
     auxiliary: Dict[str, Any] = field(default_factory=dict)
     step: StepConfig = field(default_factory=StepConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)  # type: ignore[valid-type]
+    # lightning.Trainer's arguments: typed by Trainer's own signature when checked (check_config), so the schema
+    # cannot drift from the installed Lightning, and composing (e.g. --help) need not import it
+    trainer: Dict[str, Any] = field(default_factory=dict)
     logger: Optional[Dict[str, Any]] = None
     callbacks: Optional[Dict[str, Any]] = None
 
@@ -214,7 +212,7 @@ def check_config(cfg: DictConfig) -> None:
     """Types of the pluggable parts and every declared range of the composed config, before anything loads.
 
     Raises ``ConfigError`` naming the first key at fault, its value and what is allowed."""
-    pluggable = ("loss", "data.source", "data.views", "data.sampler")
+    pluggable = ("trainer", "loss", "data.source", "data.views", "data.sampler")
     for key in (*pluggable, *(f"auxiliary.{name}" for name in cfg.get("auxiliary") or {})):
         node = OmegaConf.select(cfg, key)
         if isinstance(node, DictConfig) and len(node):  # an empty option (data/views=dropout) is "none"
