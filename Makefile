@@ -10,9 +10,13 @@ SIMCSE_DATA_DIR ?= $(if $(wildcard ../shared/data/stsb),$(abspath ../shared/data
 export SIMCSE_DATA_DIR
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: setup train test test-slow data clean
+.PHONY: setup train test test-slow data clean data-root
 
 setup: $(VENV)/.installed
+
+# remember the data root for a plain `python train.py` in this folder (read by paths.data_dir's ${data_root:})
+data-root:
+	@echo "$(SIMCSE_DATA_DIR)" > .data-root
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +27,17 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # the quickstart: paper's unsupervised recipe on all-MiniLM-L6-v2, 2,048 wiki sentences, CPU, a few minutes
-train: setup data
+train: setup data data-root
 	$(PY) train.py experiment=quickstart
 
-test: setup
+test: setup data-root
 	$(PY) -m pytest -q
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 
 # download the official files and cut the samples; a no-op when the data root already has them
-data: setup
+data: setup data-root
 	$(PY) scripts/download_data.py --data-dir "$(SIMCSE_DATA_DIR)" $(DATA_ARGS)
 
 clean:

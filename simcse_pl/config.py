@@ -16,6 +16,7 @@ names, the one place they are declared (``signature_schema``): a new objective b
 
 import dataclasses
 import inspect
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,12 +198,29 @@ def per_device(global_batch: int, *, _root_: DictConfig) -> int:
     return global_batch // count
 
 
+DATA_ROOT_MARKER = ".data-root"
+
+
+def data_root() -> str:
+    """``${data_root:}``, the default ``paths.data_dir``: ``SIMCSE_DATA_DIR`` when set; else the root that ``make``
+    used in this folder (the Makefile writes it to ``.data-root``), so a plain ``python train.py`` after
+    ``make train`` reads the same files; else ``./data``."""
+    if os.environ.get("SIMCSE_DATA_DIR"):
+        return os.environ["SIMCSE_DATA_DIR"]
+    marker = Path(DATA_ROOT_MARKER)
+    if marker.is_file() and marker.read_text().strip():
+        return marker.read_text().strip()
+    return "./data"
+
+
 def register_schemas() -> None:
     """Make ``train_schema`` (the first entry of conf/train.yaml's defaults) and the ``per_device`` resolver
     known to Hydra / OmegaConf."""
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
     if not OmegaConf.has_resolver("per_device"):
         OmegaConf.register_new_resolver("per_device", per_device)
+    if not OmegaConf.has_resolver("data_root"):
+        OmegaConf.register_new_resolver("data_root", data_root)
 
 
 register_schemas()

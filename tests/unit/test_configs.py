@@ -61,3 +61,13 @@ def test_quickstart_is_the_papers_unsupervised_recipe():
     assert (cfg.model.pooler, cfg.model.mlp_only_train) == ("cls", True)
     assert (cfg.data.batch_size, cfg.data.max_len, cfg.data.max_samples) == (64, 32, 2048)
     assert (cfg.optim.lr, cfg.loss.tau, cfg.trainer.accelerator) == (3e-5, 0.05, "cpu")
+
+
+def test_the_data_root_is_the_env_var_then_the_one_make_used_then_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIMCSE_DATA_DIR", raising=False)
+    assert composed().paths.data_dir == "./data"
+    (tmp_path / ".data-root").write_text("/srv/simcse-data\n")  # written by `make train` / `make data`
+    assert composed().paths.data_dir == "/srv/simcse-data"
+    monkeypatch.setenv("SIMCSE_DATA_DIR", "/elsewhere")
+    assert composed().paths.data_dir == "/elsewhere"
