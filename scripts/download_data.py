@@ -1,111 +1,458 @@
-"""Fetch SimCSE's training corpora and SentEval's STS data into the data root, and cut the samples.
+"""Fetch SimCSE's corpora, SentEval's STS/SICK files and SNLI dev into the data root, and build the derived files.
 
-    python scripts/download_data.py --data-dir ./data            # quickstart files only (if missing)
+    python scripts/download_data.py --data-dir ./data            # quickstart files (`make data`)
     python scripts/download_data.py --data-dir ./data --full     # + wiki1m, nli_for_simcse, STS12-16, SICK-R
-    python scripts/download_data.py --data-dir ./data --from DIR # use files already downloaded into DIR
+    python scripts/download_data.py --data-dir ./data --from DIR # offline: build from files already in DIR
 
-Sources (Hugging Face dataset ``princeton-nlp/datasets-for-simcse``, as SimCSE's own scripts use):
-``wiki1m_for_simcse.txt``, ``nli_for_simcse.csv`` and ``senteval.tar`` (SentEval's STS12-16, STS-B, SICK).
-Nothing is downloaded when the files are already there.
+Sources (Hugging Face hub): ``princeton-nlp/datasets-for-simcse`` (``wiki1m_for_simcse.txt``,
+``nli_for_simcse.csv``, ``senteval.tar``: SentEval's STS12-16, STS-B and SICK, as SimCSE's own scripts fetch
+them) and ``stanfordnlp/snli`` (the validation split, for ``nli/snli_dev_triplets.csv``). Which file comes from
+where, and with which command: ``simcse_pl/data_files.py``. Only missing files are fetched; every file is
+written under a temporary name and renamed when complete.
+
+``--from DIR`` reads the same raw files from DIR (searched recursively): ``wiki1m_for_simcse.txt``,
+``nli_for_simcse.csv``, ``senteval.tar`` or SentEval's files themselves (``STS12-en-test/`` ...,
+``sts-{train,dev,test}.csv``, ``SICK_{train,trial,test_annotated}.txt``), and SNLI dev as the official
+``snli_1.0_dev.jsonl``, ``snli_1.0_dev.txt`` or ``snli_1.0.zip``, or ``stanfordnlp/snli``'s
+``plain_text/validation-00000-of-00001.parquet`` in a folder named ``snli``
+(``hf download stanfordnlp/snli --repo-type dataset --local-dir DIR/snli``).
+
+With no network (or ``HF_HUB_OFFLINE=1``) it uses what the hub cache (``DATA_DIR/.cache``) already holds and
+otherwise stops at once: one ``error:`` line naming what could not be fetched and what ``--from DIR`` must hold,
+exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
 import os
+import re
 import shutil
 import sys
 import tarfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
-REPO = "princeton-nlp/datasets-for-simcse"
-QUICKSTART = ["wiki/wiki1m_head11914.txt", "stsb/sts-train.csv", "stsb/sts-dev.csv", "stsb/sts-test.csv"]
-FULL = [
-    "wiki/wiki1m_for_simcse.txt",
-    "nli/nli_for_simcse.csv",
-    "sick/SICK_test_annotated.txt",
-    *(f"STS{y}-en-test" for y in range(12, 17)),
-]
+try:
+    from simcse_pl import data_files
+except ImportError:  # run from a checkout without the package installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from simcse_pl import data_files
+
+from simcse_pl.data_files import DATA_FILES, FULL, QUICKSTART, SOURCES, DataFile
+
 WIKI_SAMPLE, NLI_SAMPLE = 11_914, 72
+SICK_NAMES = ("SICK_train.txt", "SICK_trial.txt", "SICK_test_annotated.txt")
+STSB_NAMES = ("sts-train.csv", "sts-dev.csv", "sts-test.csv")
+SNLI_FILES = ("snli_1.0_dev.jsonl", "snli_1.0_dev.txt", "snli_1.0.zip")  # in order of preference
+SNLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction", -1: "-"}  # stanfordnlp/snli's ClassLabel
 
 
-def fetch(name: str, source_dir: Path | None, cache: Path) -> Path:
-    """A raw file from ``source_dir`` when given, else from the hub (cached)."""
-    if source_dir is not None:
-        path = source_dir / name
-        if not path.exists():
-            sys.exit(f"{path}: not found (--from {source_dir})")
-        return path
+class Unavailable(Exception):
+    """Raw files that cannot be had; the message is the one line to print."""
+
+
+# --- SNLI dev triplets ------------------------------------------------------------------------------------------
+
+
+def ptb_tokenize(text: str) -> str:
+    """Penn Treebank tokenization as SentEval applies it to SNLI (``data/downstream/tokenizer.sed``, R. MacIntyre
+    1995): ``packages.`` -> ``packages .``, ``doesn't`` -> ``does n't``, ``"x"`` -> ````` x ''``; only a final
+    period is split. The sed script leaves a space at the end; it is stripped here."""
+    s = re.sub(r'^"', "`` ", text)
+    s = re.sub(r'([ (\[{<])"', r"\1 `` ", s)
+    s = s.replace("...", " ... ")
+    s = re.sub(r"([,;:@#$%&])", r" \1 ", s)
+    s = re.sub(r"([^.])(\.)([\])}>\"']*)[ \t]*\Z", r"\1 \2\3 ", s)
+    s = re.sub(r"([?!])", r" \1 ", s)
+    s = re.sub(r"([\][(){}<>])", r" \1 ", s)
+    s = s.replace("--", " -- ")
+    s = f" {s} "
+    s = s.replace('"', " '' ")
+    s = re.sub(r"([^'])' ", r"\1 ' ", s)
+    s = re.sub(r"'([sSmMdD]) ", r" '\1 ", s)
+    for clitic in ("'ll", "'re", "'ve", "n't", "'LL", "'RE", "'VE", "N'T"):
+        s = s.replace(f"{clitic} ", f" {clitic} ")
+    s = re.sub(r" ([Cc])annot ", r" \1an not ", s)
+    s = re.sub(r" ([Dd])'ye ", r" \1' ye ", s)
+    s = re.sub(r" ([Gg])imme ", r" \1im me ", s)
+    s = re.sub(r" ([Gg])onna ", r" \1on na ", s)
+    s = re.sub(r" ([Gg])otta ", r" \1ot ta ", s)
+    s = re.sub(r" ([Ll])emme ", r" \1em me ", s)
+    s = re.sub(r" ([Mm])ore'n ", r" \1ore 'n ", s)
+    s = re.sub(r" '([Tt])is ", r" '\1 is ", s)
+    s = re.sub(r" '([Tt])was ", r" '\1 was ", s)
+    s = re.sub(r" ([Ww])anna ", r" \1an na ", s)
+    s = re.sub(r" +", " ", s)
+    return s.strip(" ")
+
+
+def snli_triplets(rows: Iterable[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """(premise, first entailment, first contradiction) for each premise that has both, from SNLI rows
+    ``(premise, hypothesis, gold label)`` in file order, as ``nli/snli_dev_triplets.csv`` was derived: texts
+    tokenized as SentEval tokenizes SNLI, premises grouped by their tokenized text and kept in order of first
+    appearance, other labels (neutral, ``-``: no gold label) ignored."""
+    firsts: dict[str, dict[str, str]] = {}
+    for premise, hypothesis, label in rows:
+        hyps = firsts.setdefault(ptb_tokenize(premise), {})
+        if label in ("entailment", "contradiction"):
+            hyps.setdefault(label, ptb_tokenize(hypothesis))
+    return [
+        (premise, hyps["entailment"], hyps["contradiction"])
+        for premise, hyps in firsts.items()
+        if "entailment" in hyps and "contradiction" in hyps
+    ]
+
+
+def write_triplets(triplets: Iterable[tuple[str, str, str]], dst: Path) -> None:
+    """CSV as the shared ``nli/snli_dev_triplets.csv``: header ``sent0,sent1,hard_neg``, LF line endings, a field
+    quoted only when it needs it (a comma or a quote in it), UTF-8."""
+    with atomic(dst) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(("sent0", "sent1", "hard_neg"))
+        writer.writerows(triplets)
+
+
+def read_snli(path: Path) -> Iterator[tuple[str, str, str]]:
+    """(premise, hypothesis, gold label) rows of SNLI's validation split from any of the forms it comes in: the
+    official ``snli_1.0_dev.jsonl`` / ``snli_1.0_dev.txt`` / ``snli_1.0.zip``, or the hub's parquet file."""
+    name = path.name
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(path) as z:
+            member = next((m for m in z.namelist() if m.endswith("snli_1.0_dev.jsonl")), None)
+            if member is None:
+                raise Unavailable(f"error: {path}: no snli_1.0_dev.jsonl in this zip")
+            with z.open(member) as f:
+                yield from _snli_jsonl(io.TextIOWrapper(f, encoding="utf-8"), f"{path}:{member}")
+    elif name.endswith(".jsonl"):
+        with open(path, encoding="utf-8") as f:
+            yield from _snli_jsonl(f, str(path))
+    elif name.endswith(".txt"):
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+            _need_columns(rows.fieldnames or [], ("gold_label", "sentence1", "sentence2"), path)
+            for row in rows:
+                yield row["sentence1"], row["sentence2"], row["gold_label"]
+    elif name.endswith(".parquet"):
+        import pyarrow.parquet as pq  # a dependency of datasets
+
+        table = pq.read_table(path)
+        _need_columns(table.column_names, ("premise", "hypothesis", "label"), path)
+        for row in table.select(["premise", "hypothesis", "label"]).to_pylist():
+            yield row["premise"], row["hypothesis"], SNLI_LABELS.get(row["label"], "-")
+    else:
+        raise Unavailable(f"error: {path}: not an SNLI file this script reads ({', '.join(SNLI_FILES)}, .parquet)")
+
+
+def _snli_jsonl(lines: Iterable[str], where: str) -> Iterator[tuple[str, str, str]]:
+    for lineno, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+                yield row["sentence1"], row["sentence2"], row["gold_label"]
+            except (ValueError, KeyError) as e:
+                raise Unavailable(f"error: {where}:{lineno}: not an SNLI record ({e})") from None
+
+
+def _need_columns(have: Iterable[str], need: tuple[str, ...], path: Path) -> None:
+    missing = [c for c in need if c not in have]
+    if missing:
+        raise Unavailable(f"error: {path}: no column {', '.join(missing)}; not SNLI's validation split?")
+
+
+def snli_from_hub(cache: Path) -> list[tuple[str, str, str]]:
+    """SNLI's validation split from the hub: the split's parquet file (cached with the other downloads); should
+    the dataset repo be laid out differently one day, ``datasets.load_dataset`` finds the split."""
     from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
-    return Path(hf_hub_download(REPO, name, repo_type="dataset", cache_dir=str(cache)))
+    repo, filename = SOURCES["snli"].hub
+    try:
+        return list(read_snli(Path(hf_hub_download(repo, filename, repo_type="dataset", cache_dir=str(cache)))))
+    except EntryNotFoundError as e:
+        if isinstance(e, LocalEntryNotFoundError):  # no connection: not a layout change
+            raise
+    import datasets
+
+    split = datasets.load_dataset(repo, split="validation", cache_dir=str(cache / "datasets"))
+    return [(r["premise"], r["hypothesis"], SNLI_LABELS.get(r["label"], "-")) for r in split]
+
+
+# --- writing ----------------------------------------------------------------------------------------------------
+
+
+class atomic:
+    """``with atomic(dst) as tmp``: write ``tmp``; it becomes ``dst`` only when the block completes."""
+
+    def __init__(self, dst: Path) -> None:
+        self.dst, self.tmp = dst, dst.with_name(dst.name + ".part")
+
+    def __enter__(self) -> Path:
+        self.dst.parent.mkdir(parents=True, exist_ok=True)
+        return self.tmp
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.dst)
+        elif self.tmp.is_dir():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            self.tmp.unlink(missing_ok=True)
 
 
 def head(src: Path, dst: Path, lines: int) -> None:
     """The first ``lines`` lines of ``src`` (line endings kept byte for byte)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
+    with atomic(dst) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
         for i, line in enumerate(fin):
             if i >= lines:
                 break
             fout.write(line)
 
 
-def unpack_senteval(tar_path: Path, data_dir: Path) -> None:
-    """Place SentEval's files in this project's layout: STS1X-en-test/, stsb/, sick/."""
-    with tarfile.open(tar_path) as tar:
-        for member in tar.getmembers():
-            if not member.isfile():
+def copy(src: Path, dst: Path) -> None:
+    with atomic(dst) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+# --- SentEval's files -------------------------------------------------------------------------------------------
+
+
+def senteval_target(parts: tuple[str, ...]) -> str | None:
+    """Where a file of SentEval's data goes in this project's layout (``STS1X-en-test/``, ``stsb/``, ``sick/``),
+    from its path's parts; None for the files the project does not read (SentEval's other tasks)."""
+    name = parts[-1]
+    year = next((p for p in parts[:-1] if re.fullmatch(r"STS1[2-6]-en-test", p)), None)
+    if year:
+        return f"{year}/{name}"
+    if name in STSB_NAMES:
+        return f"stsb/{name}"
+    if name in SICK_NAMES:
+        return f"sick/{name}"
+    return None
+
+
+def wanted_by(target: str, entries: list[DataFile]) -> DataFile | None:
+    for entry in entries:
+        if target == entry.path or (entry.is_folder and target.startswith(entry.path)):
+            return entry
+    return None
+
+
+def place_senteval(files: Iterable[tuple[tuple[str, ...], Any]], opener: Callable[[Any], BinaryIO], data_dir: Path,
+                   entries: list[DataFile]) -> None:
+    """Copy the SentEval files that ``entries`` need (the first of each name) into the data root; a folder
+    (``STS12-en-test/``) is filled under a temporary name and renamed when all its files are in."""
+    staged: dict[str, Path] = {}
+    done: set[str] = set()
+    try:
+        for parts, handle in files:
+            target = senteval_target(parts)
+            entry = wanted_by(target, entries) if target else None
+            if entry is None or target in done:
                 continue
-            parts = Path(member.name).parts
-            name = parts[-1]
-            year = next((p for p in parts if p.startswith("STS1") and p.endswith("-en-test")), None)
-            if year:
-                target = data_dir / year / name
-            elif "STSBenchmark" in parts and name.startswith("sts-") and name.endswith(".csv"):
-                target = data_dir / "stsb" / name
-            elif name == "SICK_test_annotated.txt":
-                target = data_dir / "sick" / name
+            done.add(target)
+            if entry.is_folder:
+                if entry.path not in staged:
+                    staged[entry.path] = data_dir / (entry.path.rstrip("/") + ".part")
+                    shutil.rmtree(staged[entry.path], ignore_errors=True)
+                    staged[entry.path].mkdir(parents=True)
+                with opener(handle) as fin, open(staged[entry.path] / parts[-1], "wb") as fout:
+                    shutil.copyfileobj(fin, fout)
             else:
+                with atomic(data_dir / target) as tmp, opener(handle) as fin, open(tmp, "wb") as fout:
+                    shutil.copyfileobj(fin, fout)
+        for path, folder in staged.items():
+            os.replace(folder, data_dir / path.rstrip("/"))
+    finally:
+        for folder in staged.values():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def unpack_senteval(tar_path: Path, data_dir: Path, entries: list[DataFile]) -> None:
+    """The files ``entries`` need from ``senteval.tar`` (SentEval's ``data/downstream``), in this layout."""
+    with tarfile.open(tar_path) as tar:
+        members = ((Path(m.name).parts, m) for m in tar if m.isfile())
+        place_senteval(members, tar.extractfile, data_dir, entries)
+
+
+def copy_senteval(files: dict[str, Path], data_dir: Path, entries: list[DataFile]) -> None:
+    """The files ``entries`` need from SentEval's files lying in a folder (``--from DIR``)."""
+    place_senteval(((tuple(rel.split("/")), path) for rel, path in files.items()), lambda p: open(p, "rb"), data_dir, entries)
+
+
+# --- where the raw files come from ------------------------------------------------------------------------------
+
+
+def missing(data_dir: Path, entries: Iterable[DataFile]) -> list[DataFile]:
+    return [e for e in entries if not (data_dir / e.path).exists()]
+
+
+class LocalFiles:
+    """Raw files found in ``--from DIR`` (searched recursively, shallowest first)."""
+
+    def __init__(self, root: Path) -> None:
+        if not root.is_dir():
+            raise Unavailable(f"error: --from {root}: no such folder")
+        self.root = root
+        self.files: dict[str, Path] = {}  # path relative to root -> path
+        for folder, dirs, names in os.walk(root):
+            dirs.sort()
+            for name in sorted(names):
+                path = Path(folder, name)
+                self.files[path.relative_to(root).as_posix()] = path
+
+    def named(self, *names: str) -> Path | None:
+        """The shallowest file called one of ``names`` (the first name wins at equal depth)."""
+        found = [(rel.count("/"), names.index(rel.rsplit("/", 1)[-1]), rel) for rel in self.files
+                 if rel.rsplit("/", 1)[-1] in names]
+        return self.files[min(found)[2]] if found else None
+
+    def snli(self) -> Path | None:
+        path = self.named(*SNLI_FILES)
+        if path is None:
+            parquet = sorted(rel for rel in self.files if rel.endswith(".parquet") and "snli" in rel.lower()
+                             and rel.rsplit("/", 1)[-1].startswith("validation"))
+            path = self.files[parquet[0]] if parquet else None
+        return path
+
+    def senteval_files(self) -> dict[str, Path]:
+        return {rel: path for rel, path in self.files.items() if senteval_target(tuple(rel.split("/")))}
+
+    def has(self, source: str, entries: list[DataFile]) -> bool:
+        if source == "snli":
+            return self.snli() is not None
+        if source == "senteval":
+            return self.named("senteval.tar") is not None or all(
+                any(wanted_by(senteval_target(tuple(rel.split("/"))) or "", [e]) for rel in self.senteval_files())
+                for e in entries
+            )
+        return self.named(SOURCES[source].name) is not None
+
+
+def from_dir(source_dir: Path, data_dir: Path, todo: list[DataFile]) -> None:
+    local = LocalFiles(source_dir)
+    by_source = group(todo)
+    lacking = [s for s, entries in by_source.items() if not local.has(s, entries)]
+    if lacking:
+        needs = "; ".join(f"{SOURCES[s].local} (for {', '.join(e.path for e in by_source[s])})" for s in lacking)
+        raise Unavailable(f"error: --from {source_dir}: not found there: {needs}")
+    for source, entries in by_source.items():
+        if source == "senteval":
+            tar = local.named("senteval.tar")
+            if tar is not None:
+                unpack_senteval(tar, data_dir, entries)
+            else:
+                copy_senteval(local.senteval_files(), data_dir, entries)
+        elif source == "snli":
+            write_triplets(snli_triplets(read_snli(local.snli())), data_dir / "nli/snli_dev_triplets.csv")
+        else:
+            build(source, local.named(SOURCES[source].name), data_dir, entries)
+
+
+def from_hub(data_dir: Path, todo: list[DataFile], cache: Path) -> None:
+    by_source = group(todo)
+    cached: dict[str, Path] = {}
+    why = data_files.hub_unreachable()
+    if why is not None:  # offline: only what the hub cache already holds
+        from huggingface_hub import hf_hub_download
+
+        for source in by_source:
+            repo, filename = SOURCES[source].hub
+            try:
+                cached[source] = Path(hf_hub_download(repo, filename, repo_type="dataset", cache_dir=str(cache),
+                                                      local_files_only=True))
+            except Exception:  # noqa: BLE001 - not in the cache (LocalEntryNotFoundError), whatever the version
+                pass
+        lacking = [s for s in by_source if s not in cached]
+        if lacking:
+            raise Unavailable(offline_message(why, data_dir, by_source, lacking))
+    for source, entries in by_source.items():
+        try:
+            if source == "snli":
+                rows = read_snli(cached["snli"]) if "snli" in cached else snli_from_hub(cache)
+                write_triplets(snli_triplets(rows), data_dir / "nli/snli_dev_triplets.csv")
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tar.extractfile(member) as fin, open(target, "wb") as fout:  # type: ignore[union-attr]
-                shutil.copyfileobj(fin, fout)
+            raw = cached.get(source) or hub_download(source, cache)
+        except Unavailable:
+            raise
+        except Exception as e:  # noqa: BLE001 - the connection dropped, a proxy refused, ...: one line, not a trace
+            reason = " ".join(str(e).split())[:200] or type(e).__name__
+            raise Unavailable(offline_message(f"{type(e).__name__}: {reason}", data_dir, by_source, [source])) from None
+        if source == "senteval":
+            unpack_senteval(raw, data_dir, entries)
+        else:
+            build(source, raw, data_dir, entries)
 
 
-def missing(data_dir: Path, names: list[str]) -> list[str]:
-    return [n for n in names if not (data_dir / n).exists()]
+def hub_download(source: str, cache: Path) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    repo, filename = SOURCES[source].hub
+    return Path(hf_hub_download(repo, filename, repo_type="dataset", cache_dir=str(cache)))
+
+
+def offline_message(why: str, data_dir: Path, by_source: dict[str, list[DataFile]], lacking: list[str]) -> str:
+    """One line: what could not be fetched, why, and how to run from files downloaded elsewhere."""
+    what = ", ".join(f"{SOURCES[s].name} ({SOURCES[s].hub[0]}, for {', '.join(e.path for e in by_source[s])})"
+                     for s in lacking)
+    holding = "; ".join(SOURCES[s].local for s in lacking)
+    return (f"error: cannot fetch {what}: {why}. Download them elsewhere and run "
+            f"`python scripts/download_data.py --data-dir {data_dir}{' --full' if any_full(by_source) else ''} "
+            f"--from DIR` with DIR holding: {holding}")
+
+
+def any_full(by_source: dict[str, list[DataFile]]) -> bool:
+    return any(e.group == FULL for entries in by_source.values() for e in entries)
+
+
+def group(todo: list[DataFile]) -> dict[str, list[DataFile]]:
+    by_source: dict[str, list[DataFile]] = {}
+    for entry in todo:
+        by_source.setdefault(entry.source, []).append(entry)
+    return by_source
+
+
+def build(source: str, raw: Path, data_dir: Path, entries: list[DataFile]) -> None:
+    """The data-root files of ``entries`` from the raw corpus file ``raw`` (wiki1m or nli_for_simcse)."""
+    for entry in entries:
+        dst = data_dir / entry.path
+        if entry.path == "wiki/wiki1m_head11914.txt":
+            head(raw, dst, WIKI_SAMPLE)
+        elif entry.path == "nli/nli_for_simcse_head72.csv":
+            head(raw, dst, NLI_SAMPLE + 1)  # + header
+        else:
+            copy(raw, dst)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"))
-    parser.add_argument("--full", action="store_true", help="also the full corpora and all STS tasks")
-    parser.add_argument("--from", dest="source_dir", type=Path, help="folder with already downloaded raw files")
+    parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"), help="the data root")
+    parser.add_argument("--full", action="store_true", help="also the full corpora, STS12-16 and SICK-R")
+    parser.add_argument("--from", dest="source_dir", type=Path, help="folder with the raw files, downloaded elsewhere")
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)
-    wanted = QUICKSTART + (FULL if args.full else [])
+    wanted = [e for e in DATA_FILES if e.group == QUICKSTART or (args.full and e.group == FULL)]
     todo = missing(data_dir, wanted)
     if not todo:
         print(f"data present in {data_dir}: nothing to download")
         return 0
-    print(f"fetching into {data_dir}: {', '.join(todo)}")
-    cache = data_dir / ".cache"
-    if any(n.startswith(("stsb/", "sick/", "STS1")) for n in todo):
-        unpack_senteval(fetch("senteval.tar", args.source_dir, cache), data_dir)
-    if any(n.startswith("wiki/") for n in todo):
-        wiki = fetch("wiki1m_for_simcse.txt", args.source_dir, cache)
-        head(wiki, data_dir / "wiki/wiki1m_head11914.txt", WIKI_SAMPLE)
-        if args.full:
-            shutil.copyfile(wiki, data_dir / "wiki/wiki1m_for_simcse.txt")
-    if args.full and "nli/nli_for_simcse.csv" in todo:
-        nli = fetch("nli_for_simcse.csv", args.source_dir, cache)
-        (data_dir / "nli").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(nli, data_dir / "nli/nli_for_simcse.csv")
-        head(nli, data_dir / "nli/nli_for_simcse_head72.csv", NLI_SAMPLE + 1)  # + header
+    print(f"fetching into {data_dir}: {', '.join(e.path for e in todo)}", flush=True)
+    try:
+        if args.source_dir is not None:
+            from_dir(args.source_dir, data_dir, todo)
+        else:
+            from_hub(data_dir, todo, data_dir / ".cache")
+    except Unavailable as e:
+        print(e, file=sys.stderr)
+        return 2
     still = missing(data_dir, wanted)
     if still:
-        print(f"still missing after download: {', '.join(still)}", file=sys.stderr)
+        print(f"error: still missing after download: {', '.join(e.path for e in still)}", file=sys.stderr)
         return 1
     print(f"data ready in {data_dir}")
     return 0

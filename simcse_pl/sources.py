@@ -57,10 +57,9 @@ def check_file(path: str, key: str) -> str:
     except PermissionError:
         raise DataError(f"{path}: permission denied ({key})") from None
     except OSError:
-        raise DataError(
-            f"{path}: no such file ({key}). Point paths.data_dir / SIMCSE_DATA_DIR at your data root, "
-            "or run `make data` to download it."
-        ) from None
+        from simcse_pl.data_files import missing_hint  # the command that downloads this file, if one does
+
+        raise DataError(f"{path}: no such file ({key}). {missing_hint(path, key)}") from None
     for is_kind, kind in NOT_A_FILE:
         if is_kind(mode):
             raise DataError(f"{path}: is {kind}, not a file ({key})")

@@ -22,7 +22,7 @@ from simcse_pl.guards import TRUNCATED_KEY, TruncationCounter
 from simcse_pl.sources import DataError, NLITriplets, TextLines
 
 REPO = Path(__file__).resolve().parents[2]
-MISSING_HINT = "Point paths.data_dir / SIMCSE_DATA_DIR at your data root, or run `make data` to download it."
+MISSING_HINT = "It is not a file this project downloads: check the path."  # a file of no download (data_files.py)
 
 
 def message(exc_info: pytest.ExceptionInfo) -> str:
