@@ -282,7 +282,8 @@ def unpack_senteval(tar_path: Path, data_dir: Path, entries: list[DataFile]) -> 
 
 def copy_senteval(files: dict[str, Path], data_dir: Path, entries: list[DataFile]) -> None:
     """The files ``entries`` need from SentEval's files lying in a folder (``--from DIR``)."""
-    place_senteval(((tuple(rel.split("/")), path) for rel, path in files.items()), lambda p: open(p, "rb"), data_dir, entries)
+    place_senteval(((tuple(rel.split("/")), path) for rel, path in files.items()), lambda path: open(path, "rb"),
+                   data_dir, entries)
 
 
 # --- where the raw files come from ------------------------------------------------------------------------------
@@ -334,6 +335,10 @@ class LocalFiles:
         return self.named(SOURCES[source].name) is not None
 
 
+def announce(data_dir: Path, todo: list[DataFile], origin: str) -> None:
+    print(f"fetching into {data_dir} from {origin}: {', '.join(e.path for e in todo)}", flush=True)
+
+
 def from_dir(source_dir: Path, data_dir: Path, todo: list[DataFile]) -> None:
     local = LocalFiles(source_dir)
     by_source = group(todo)
@@ -341,6 +346,7 @@ def from_dir(source_dir: Path, data_dir: Path, todo: list[DataFile]) -> None:
     if lacking:
         needs = "; ".join(f"{SOURCES[s].local} (for {', '.join(e.path for e in by_source[s])})" for s in lacking)
         raise Unavailable(f"error: --from {source_dir}: not found there: {needs}")
+    announce(data_dir, todo, str(source_dir))
     for source, entries in by_source.items():
         if source == "senteval":
             tar = local.named("senteval.tar")
@@ -371,6 +377,7 @@ def from_hub(data_dir: Path, todo: list[DataFile], cache: Path) -> None:
         lacking = [s for s in by_source if s not in cached]
         if lacking:
             raise Unavailable(offline_message(why, data_dir, by_source, lacking))
+    announce(data_dir, todo, "the Hugging Face hub" if why is None else f"the hub cache {cache}")
     for source, entries in by_source.items():
         try:
             if source == "snli":
@@ -397,13 +404,15 @@ def hub_download(source: str, cache: Path) -> Path:
 
 
 def offline_message(why: str, data_dir: Path, by_source: dict[str, list[DataFile]], lacking: list[str]) -> str:
-    """One line: what could not be fetched, why, and how to run from files downloaded elsewhere."""
-    what = ", ".join(f"{SOURCES[s].name} ({SOURCES[s].hub[0]}, for {', '.join(e.path for e in by_source[s])})"
-                     for s in lacking)
+    """One line: what could not be fetched (by hub dataset), why, and how to build from files got elsewhere."""
+    repos: dict[str, list[str]] = {}
+    for source in lacking:
+        repos.setdefault(SOURCES[source].hub[0], []).append(SOURCES[source].name)
+    what = " and ".join(f"{', '.join(names)} ({repo})" for repo, names in repos.items())
     holding = "; ".join(SOURCES[s].local for s in lacking)
-    return (f"error: cannot fetch {what}: {why}. Download them elsewhere and run "
-            f"`python scripts/download_data.py --data-dir {data_dir}{' --full' if any_full(by_source) else ''} "
-            f"--from DIR` with DIR holding: {holding}")
+    full = " --full" if any_full(by_source) else ""
+    return (f"error: cannot fetch {what} from the Hugging Face hub: {why}. Get them elsewhere and run "
+            f"`python scripts/download_data.py --data-dir {data_dir}{full} --from DIR`, DIR holding: {holding}")
 
 
 def any_full(by_source: dict[str, list[DataFile]]) -> bool:
@@ -441,7 +450,6 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         print(f"data present in {data_dir}: nothing to download")
         return 0
-    print(f"fetching into {data_dir}: {', '.join(e.path for e in todo)}", flush=True)
     try:
         if args.source_dir is not None:
             from_dir(args.source_dir, data_dir, todo)
