@@ -385,6 +385,8 @@ def test_a_download_failing_midway_is_one_line_too(tmp_path, hub, monkeypatch, c
 def test_hub_probe_reports_an_unreachable_endpoint_fast(monkeypatch):
     for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: connection refused at once
     start = time.monotonic()
     assert data_files.hub_unreachable(timeout=2).startswith("http://127.0.0.1:9 unreachable: ")
