@@ -7,6 +7,7 @@ smoke runs work anywhere.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import string
@@ -98,13 +99,27 @@ def check_max_len(encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
 
 
 def _load(factory: Any, name_or_path: str, **kwargs: Any) -> Any:
+    """``factory.from_pretrained`` of a local folder, or of a hub id: when the hub cannot be reached (checked with
+    one short request; transformers would retry for about a minute), only the local cache is tried."""
     source = resolve_name_or_path(name_or_path)
     if _looks_like_path(source) and not os.path.isdir(os.path.expanduser(source)):
         raise ModelLoadError(f"model.name_or_path={name_or_path!r}: no such directory")
+    unreachable = None if os.path.isdir(os.path.expanduser(source)) else _hub_unreachable()
     try:
-        return factory.from_pretrained(source, **kwargs)
+        return factory.from_pretrained(source, **kwargs, **({"local_files_only": True} if unreachable else {}))
     except OSError as exc:
+        reason = f"the hub is unreachable ({unreachable}) and it is not in the local cache" if unreachable else (
+            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        )
         raise ModelLoadError(
-            f"model.name_or_path={name_or_path!r}: cannot load it ({exc.__class__.__name__}: {str(exc).splitlines()[0]}). "
+            f"model.name_or_path={name_or_path!r}: cannot load it ({reason}). "
             "Give a local folder, or a hub id on a machine that can reach the hub."
         ) from None
+
+
+@functools.lru_cache(maxsize=1)
+def _hub_unreachable() -> str | None:
+    """Asked once per process: a run loads a tokenizer, an encoder and maybe a head from the same hub."""
+    from simcse_pl.data_files import hub_unreachable
+
+    return hub_unreachable(timeout=3.0)

@@ -168,6 +168,31 @@ def test_model_path_that_does_not_exist(load):
     assert message(exc) == "model.name_or_path='/nonexistent/bert': no such directory"
 
 
+def test_an_unreachable_hub_fails_at_once_trying_only_the_cache(monkeypatch):
+    from simcse_pl import data_files, encoder
+
+    calls = []
+
+    class Factory:
+        @staticmethod
+        def from_pretrained(source, **kwargs):
+            calls.append(kwargs)
+            raise OSError("not in the cache")
+
+    encoder._hub_unreachable.cache_clear()
+    monkeypatch.setattr(data_files, "hub_unreachable", lambda timeout: "https://huggingface.co unreachable: no route")
+    monkeypatch.setattr(encoder, "AutoModel", Factory)
+    with pytest.raises(ModelLoadError) as exc:
+        load_encoder("org/some-model")
+    encoder._hub_unreachable.cache_clear()
+    assert calls == [{"trust_remote_code": False, "local_files_only": True}]
+    assert message(exc) == (
+        "model.name_or_path='org/some-model': cannot load it (the hub is unreachable (https://huggingface.co "
+        "unreachable: no route) and it is not in the local cache). Give a local folder, or a hub id on a machine "
+        "that can reach the hub."
+    )
+
+
 # --- settings: checked before any model is loaded --------------------------------------------------------------
 
 
