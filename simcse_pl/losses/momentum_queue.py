@@ -61,9 +61,11 @@ class MomentumQueue(Auxiliary):
     (``auxiliaries.momentum_queue.*`` in the checkpoint), so ``ckpt_path=last`` resumes them exactly. The export
     keeps the trained encoder only.
 
-    Defaults: ``momentum`` 0.995 (the paper's); ``queue_size`` 160, 2.5 × the batch of 64, the queue-to-batch
-    ratio the paper recommends (its code's ``--neg_size``). When to use: unsupervised SimCSE with
-    ``data/views=word_repetition`` (ESimCSE); it also widens the negatives of plain or supervised SimCSE.
+    Defaults: ``momentum`` 0.995 (the paper's); ``queue_size`` 160 = 2.5 × the batch of 64, the queue-to-batch
+    ratio the paper's queue-size study settles on (PaddleNLP's ESimCSE uses the same 160 for batch 64; the
+    official code's ``--neg_size`` argument defaults to 256): scale it with ``data.batch_size``. When to use:
+    unsupervised SimCSE with ``data/views=word_repetition`` (ESimCSE); it also widens the negatives of plain or
+    supervised SimCSE.
     """
 
     def __init__(
