@@ -5,6 +5,9 @@
     simcse-eval run.ckpt --split dev --metrics sts align_uniform    # STS-B + SICK-R dev, align/uniform
     simcse-encode MODEL sentences.txt --output vectors.npy
     simcse-eval outputs/.../model --tasks stsb --dim 64            # a Matryoshka model cut to 64 dims
+    simcse-eval MODEL --tasks my/dev.tsv atec lcqmc                  # any pair file; the Chinese suite by name
+    simcse-eval MODEL --tasks path/to/beir_folder clustering:topics.tsv   # retrieval, clustering
+    simcse-eval MODEL --mteb STSBenchmark --mteb-data DIR          # MTEB tasks through the mteb package
 
 Errors in data or model (a missing task file, a bad line, an unknown model) print one line naming the cause
 and exit with status 2.
@@ -22,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from simcse_pl.encoder import ModelLoadError
-from simcse_pl.evaluation import PAPER_COLUMNS, PRECISIONS, average, evaluate_tasks, format_table, load_task
+from simcse_pl.evaluation import CHINESE_TASKS, PAPER_COLUMNS, PRECISIONS, format_table, load_task, load_tasks, run_suite
 from simcse_pl.pooling import POOLERS
 from simcse_pl.sources import DataError, check_file, decode_line
 
@@ -75,59 +78,101 @@ def eval_parser() -> argparse.ArgumentParser:
     _model_args(parser)
     parser.add_argument(
         "--tasks", nargs="+",
-        help=f"SentEval task names ({', '.join(PAPER_COLUMNS)}) or Hugging Face dataset ids / folders "
-        f"(default: all seven for test, {' '.join(DEV_TASKS)} for dev)",
+        help=f"SentEval task names ({', '.join(PAPER_COLUMNS)}), the Chinese suite ({', '.join(CHINESE_TASKS)}), "
+        "files of scored pairs (.tsv/.csv/.jsonl/.txt), BEIR folders (retrieval), clustering:FILE, or Hugging Face "
+        f"dataset ids / folders (default: the paper's seven for test, {' '.join(DEV_TASKS)} for dev)",
     )
     parser.add_argument("--split", choices=["test", "dev"], default="test", help="split of STS-B and SICK-R")
     parser.add_argument("--metrics", nargs="+", choices=["sts", "align_uniform"], default=["sts"])
     parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"), help="data root")
+    parser.add_argument(
+        "--mteb", metavar="TASK[,TASK]",
+        help="run these MTEB tasks through the mteb package instead (pip install 'simcse-pl[mteb]'); their numbers "
+        "are MTEB's, not SentEval's",
+    )
+    parser.add_argument(
+        "--mteb-data", metavar="DIR",
+        help="offline: read each --mteb task from DIR/<task>/ (a local dataset folder) instead of the hub",
+    )
     parser.add_argument("--output", help="write the results as JSON here")
     return parser
 
 
-def run_eval(args: argparse.Namespace) -> dict[str, Any]:
-    """Load tasks (cheap, and the usual failure) before the model, encode, score; returns the JSON record."""
-    names = args.tasks or (list(PAPER_COLUMNS) if args.split == "test" else DEV_TASKS)
-    if "sts" not in args.metrics:
-        names = ["stsb"]
-    elif "align_uniform" in args.metrics and "stsb" not in names:
-        names = [*names, "stsb"]
-    tasks = [load_task(n.lower() if n.lower() in PAPER_COLUMNS else n, args.data_dir, args.split) for n in names]
-    model = _load_model(args)
-    start = time.perf_counter()
-    results = evaluate_tasks(
-        lambda s: model.encode(s, batch_size=args.batch_size), tasks, align_uniform="align_uniform" in args.metrics
-    )
-    seconds = time.perf_counter() - start
+def _model_record(args: argparse.Namespace, model: Any) -> dict[str, Any]:
     return {
         "model": args.model,
         "pooler": model.pooler.kind,
-        "split": args.split,
         "device": str(model.device),
         "precision": args.precision,
         "dim": model.dim or model.dimension,
         "trained_dims": model.trained_dims,
-        "tasks": results,
-        "avg": {m: average(results, m) for m in ("spearman", "pearson")},
+    }
+
+
+def run_eval(args: argparse.Namespace) -> dict[str, Any]:
+    """Load tasks (cheap, and the usual failure) before the model, encode, score; returns the JSON record."""
+    if args.mteb:
+        return run_mteb_eval(args)
+    if args.mteb_data:
+        raise ValueError("--mteb-data DIR: give the MTEB tasks to read from it with --mteb TASK[,TASK]")
+    names = args.tasks or (list(PAPER_COLUMNS) if args.split == "test" else DEV_TASKS)
+    if "sts" not in args.metrics:
+        names = ["stsb"]
+    keys = {"data_key": "--data-dir", "tasks_key": "--tasks"}
+    tasks = load_tasks(names, args.data_dir, args.split, **keys)
+    align_uniform = "align_uniform" in args.metrics
+    if align_uniform and not any(getattr(t, "align_threshold", None) for t in tasks):
+        tasks.append(load_task("stsb", args.data_dir, args.split, **keys))  # the task that defines positives
+    model = _load_model(args)
+    start = time.perf_counter()
+    results = run_suite(tasks, lambda s: model.encode(s, batch_size=args.batch_size), align_uniform=align_uniform)
+    seconds = time.perf_counter() - start
+    return {
+        **_model_record(args, model),
+        "split": args.split,
+        **results,
         "sentences": len({s for t in tasks for s in t.sentences}),
         "seconds": round(seconds, 2),
     }
 
 
+def run_mteb_eval(args: argparse.Namespace) -> dict[str, Any]:
+    from simcse_pl.evaluation.mteb_eval import mteb_tasks, run_mteb
+
+    if args.tasks:
+        raise ValueError("--mteb runs MTEB's tasks only: drop --tasks, or run the two evaluations separately")
+    names = [n.strip() for n in args.mteb.split(",") if n.strip()]
+    if not names:
+        raise ValueError("--mteb: give at least one MTEB task name, e.g. --mteb STSBenchmark")
+    tasks = mteb_tasks(names, args.mteb_data)  # before the model: a wrong name or folder fails at once
+    model = _load_model(args)
+    start = time.perf_counter()
+    record = run_mteb(model, tasks, args.model, args.mteb_data, args.batch_size)
+    return {**_model_record(args, model), "mteb": record, "seconds": round(time.perf_counter() - start, 2)}
+
+
 def eval_main(argv: list[str] | None = None) -> int:
     args = eval_parser().parse_args(argv)
     try:
+        if args.output:
+            check_output(args.output)
         record = run_eval(args)
     except (DataError, ModelLoadError, ValueError) as exc:
         print(f"simcse-eval: error: {exc}", file=sys.stderr)
         return 2
-    print(format_table(record["tasks"]))
-    stsb = record["tasks"].get("stsb", {})
-    if "align" in stsb:
-        print(f"STS-B {args.split}: align {stsb['align']:.4f}  uniform {stsb['uniform']:.4f}")
+    if "mteb" in record:
+        from simcse_pl.evaluation.mteb_eval import format_mteb
+
+        print(format_mteb(record["mteb"]))
+        print("(MTEB's scores on MTEB's datasets: not comparable with the SentEval table)")
+    else:
+        print(format_table(record))
+        for name, task in record["tasks"].items():
+            if "align" in task:
+                print(f"{name} {args.split}: align {task['align']:.4f}  uniform {task['uniform']:.4f}")
+        print(f"{record['sentences']} sentences encoded and scored in {record['seconds']:.1f} s")
     if args.dim:
         print(f"vectors cut to their first {args.dim} coordinates (--dim)")
-    print(f"{record['sentences']} sentences encoded and scored in {record['seconds']:.1f} s")
     if args.output:
         with open(args.output, "w") as f:
             json.dump(record, f, indent=2)

@@ -19,7 +19,7 @@ from transformers.tokenization_utils_base import BatchEncoding, PreTrainedTokeni
 
 from simcse_pl.batching import ShardedBatches, StreamedBatches
 from simcse_pl.checkpointing import ResumableLoader
-from simcse_pl.evaluation import STSTask, clip_text, load_task
+from simcse_pl.evaluation import Task, clip_text, load_tasks
 from simcse_pl.guards import TRUNCATED_KEY
 from simcse_pl.samplers import Sampler
 from simcse_pl.sources import DataError, Example, HFText, Labeled
@@ -69,9 +69,9 @@ class Collator:
 
 
 class SentenceSet(Dataset):
-    """The distinct sentences of an STS task, sorted by length so each batch pads little."""
+    """The distinct sentences of a task (``task.sentences``), sorted by length so each batch pads little."""
 
-    def __init__(self, task: STSTask) -> None:
+    def __init__(self, task: Task) -> None:
         self.task = task
         self.order = sorted(range(len(task.sentences)), key=lambda i: len(task.sentences[i]))
 
@@ -138,8 +138,8 @@ class SimCSEDataModule(pl.LightningDataModule):
         self.data_dir = data_dir
         self.eval_batch_size = eval_batch_size
         self.eval_max_len = eval_max_len
-        self.val_tasks: list[STSTask] = []
-        self.test_tasks: list[STSTask] = []
+        self.val_tasks: list[Task] = []
+        self.test_tasks: list[Task] = []
         self.train_set: ShardedBatches | StreamedBatches | None = None
         self._indexed = False
         # workers must not inherit a tokenizer that already spun up its own thread pool
@@ -147,9 +147,9 @@ class SimCSEDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and not self.val_tasks:
-            self.val_tasks = [load_task(n, self.data_dir, "dev") for n in self.val_task_names]
+            self.val_tasks = load_tasks(self.val_task_names, self.data_dir, "dev", tasks_key="data.val_tasks")
         if stage in (None, "test") and not self.test_tasks:
-            self.test_tasks = [load_task(n, self.data_dir, "test") for n in self.test_task_names]
+            self.test_tasks = load_tasks(self.test_task_names, self.data_dir, "test", tasks_key="data.test_tasks")
         if stage in (None, "fit") and self.train_set is None:
             self.train_set = self._train_set()
 
@@ -188,7 +188,7 @@ class SimCSEDataModule(pl.LightningDataModule):
             return ResumableLoader(self.train_set, **options)
         return DataLoader(self.train_set, batch_size=None, **options)
 
-    def _eval_loaders(self, tasks: list[STSTask]) -> list[DataLoader]:
+    def _eval_loaders(self, tasks: list[Task]) -> list[DataLoader]:
         collate = EvalCollator(self.tokenizer, self.eval_max_len)
         return [DataLoader(SentenceSet(t), batch_size=self.eval_batch_size, collate_fn=collate) for t in tasks]
 

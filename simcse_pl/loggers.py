@@ -77,12 +77,12 @@ class WandbLogger(_LightningWandbLogger):
 
 
 def tabulate_test_metrics(metrics: dict[str, float]) -> tuple[list[str], list[list[Any]]]:
-    """``{"test/stsb_spearman": .., "test/stsb_pearson": ..}`` -> columns ``[task, pearson, spearman]`` and
-    one row per task."""
-    by_task: dict[str, dict[str, float]] = {}
-    for key, value in metrics.items():
-        task, _, metric = key.split("/", 1)[-1].rpartition("_")
-        by_task.setdefault(task or key, {})[metric] = value
+    """``{"test/stsb_spearman": .., "test/stsb_pearson": ..}`` -> columns ``[task, pearson, spearman]`` and one row
+    per task. Keys are read by the known metric names (``simcse_pl.evaluation.suite.unflatten``), so a task name
+    with underscores (``stsb_zh``) stays whole."""
+    from simcse_pl.evaluation.suite import unflatten
+
+    by_task = unflatten(metrics)
     names = sorted({m for row in by_task.values() for m in row})
     return ["task", *names], [[task, *(row.get(m) for m in names)] for task, row in sorted(by_task.items())]
 

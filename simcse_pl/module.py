@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from transformers import get_linear_schedule_with_warmup
 
 from simcse_pl.encoder import load_encoder
-from simcse_pl.evaluation import STSTask
+from simcse_pl.evaluation import Task, flatten, run_suite
 from simcse_pl.losses.base import Auxiliary, Objective
 from simcse_pl.pooling import Pooler, sentence_vectors
 from simcse_pl.step import encode_views, training_step
@@ -91,26 +91,23 @@ class SimCSEModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_tasks("test", self.trainer.datamodule.test_tasks)
 
-    def _log_tasks(self, stage: str, tasks: list[STSTask]) -> None:
-        """``<stage>/<task>_spearman`` / ``_pearson`` (×100), ``<stage>/avg_*`` over several tasks (SimCSE's dev
-        metric averages STS-B and SICK-R), and in validation STS-B's ``_align`` / ``_uniform`` (the paper's
-        analysis follows them over training)."""
-        per_task = []
+    def _log_tasks(self, stage: str, tasks: list[Task]) -> None:
+        """Hand each task its embeddings (put back in ``task.sentences`` order) to the suite runner and log its
+        results as flat keys (``simcse_pl.evaluation.suite``: ``<stage>/<task>_<metric>``, ``<stage>/avg_*``
+        over two or more STS tasks; in validation, STS-B's ``align`` / ``uniform``, which the paper follows over
+        training). The nested results stay in ``eval_results[stage]``."""
+        embeddings = {}
         for i, task in enumerate(tasks):
             index = torch.cat([ix for ix, _ in self._eval_outputs[i]])
             emb = torch.cat([e for _, e in self._eval_outputs[i]])
-            ordered = torch.empty_like(emb).index_copy_(0, index.to(emb.device), emb)
-            metrics = task.evaluate(ordered)
-            per_task.append(metrics)
-            if stage == "val" and task.name == "stsb":
-                metrics = {**metrics, **task.align_uniform(ordered)}
-            for metric, value in metrics.items():
-                self.log(f"{stage}/{task.name}_{metric}", value, add_dataloader_idx=False, sync_dist=False)
-        if len(per_task) > 1:
-            for metric in ("spearman", "pearson"):
-                value = sum(m[metric] for m in per_task) / len(per_task)
-                self.log(f"{stage}/avg_{metric}", value, add_dataloader_idx=False, sync_dist=False)
+            embeddings[task.name] = torch.empty_like(emb).index_copy_(0, index.to(emb.device), emb)
         self._eval_outputs.clear()
+        results = run_suite(tasks, embeddings=embeddings, align_uniform=stage == "val")
+        if not hasattr(self, "eval_results"):
+            self.eval_results: dict[str, dict[str, Any]] = {}
+        self.eval_results[stage] = results
+        for key, value in flatten(stage, results).items():
+            self.log(key, value, add_dataloader_idx=False, sync_dist=False)
 
     def configure_optimizers(self) -> dict[str, Any]:
         no_decay = ("bias", "LayerNorm.weight", "layernorm.weight", "layer_norm.weight")

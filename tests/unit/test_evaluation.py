@@ -129,7 +129,7 @@ def test_pooled_all_spearman_is_scipy_on_the_concatenation(root):
 
 def test_align_uniform_match_a_hand_computation():
     pairs = [("a", "b"), ("a", "c"), ("c", "d"), ("d", "b")]
-    task = STSTask("stsb", pairs, np.array([4.5, 4.0, 5.0, 1.0]))  # positives: score > 4 -> pairs 0 and 2
+    task = STSTask("stsb", pairs, np.array([4.5, 4.0, 5.0, 1.0]), align_threshold=4.0)  # positives: pairs 0, 2
     raw = {"a": [3.0, 4.0], "b": [1.0, 0.0], "c": [0.0, 2.0], "d": [-1.0, -1.0]}
     unit = {k: np.array(v) / np.linalg.norm(v) for k, v in raw.items()}
     align = (np.sum((unit["a"] - unit["b"]) ** 2) + np.sum((unit["c"] - unit["d"]) ** 2)) / 2
@@ -182,7 +182,8 @@ def test_evaluate_tasks_scores_each_task_from_one_shared_pass(root, tiny_model):
 
 
 def test_table_has_the_papers_columns_and_average():
-    results = {n: {"spearman": float(i), "pearson": 10.0 + i} for i, n in enumerate(PAPER_COLUMNS)}
+    results = {"tasks": {n: {"kind": "sts", "spearman": float(i), "pearson": 10.0 + i}
+                         for i, n in enumerate(PAPER_COLUMNS)}}
     header, _, spearman, pearson = format_table(results).splitlines()
     assert header.split("|")[2:-1] == [f" {t.rjust(7)} " for t in
                                        ["STS12", "STS13", "STS14", "STS15", "STS16", "STS-B", "SICK-R", "Avg."]]

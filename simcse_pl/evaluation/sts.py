@@ -16,21 +16,19 @@ Data (SentEval's layout under the data root, as ``scripts/download_data.py`` pla
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, partial
-from typing import Any
+from functools import cached_property
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.stats import pearsonr, spearmanr
 from torch import Tensor
-from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from simcse_pl.sources import DataError, check_file, decode_line
 
@@ -49,27 +47,30 @@ SICK_HEADER = "pair_ID"  # first field of the header row of SentEval's SICK file
 # the scale of each task's gold scores (after HUB_TASKS' factor); a score outside it is warned about, not dropped
 SCORE_RANGES = {**{name: (0.0, 5.0) for name in SENTEVAL_STS}, "stsb": (0.0, 5.0), "sickr": (1.0, 5.0)}
 # hub datasets of the same tasks -> (task name, factor that puts scores on SentEval's 0-5 scale)
+# (a hub copy of STS-B gets STS-B's align/uniform threshold too: ``ALIGN_TASKS``)
 HUB_TASKS = {
     "sentence-transformers/stsb": ("stsb", 5.0),
     "mteb/stsbenchmark-sts": ("stsb", 1.0),
     **{f"mteb/sts{y}-sts": (f"sts{y}", 1.0) for y in range(12, 17)},
     "mteb/sickr-sts": ("sickr", 1.0),
 }
-# the paper's table: column titles in its order
-PAPER_COLUMNS = {
-    "sts12": "STS12", "sts13": "STS13", "sts14": "STS14", "sts15": "STS15", "sts16": "STS16",
-    "stsb": "STS-B", "sickr": "SICK-R",
-}
 ALIGN_THRESHOLD = 4.0  # Wang & Isola / SimCSE: STS-B pairs scored above 4 (of 5) are positives
+DATA_KEY = "paths.data_dir"  # the setting that names the data root, in errors; simcse-eval passes "--data-dir"
+ALIGN_TASKS = {"stsb": ALIGN_THRESHOLD}  # tasks whose scale defines positives, whatever file they come from
 
 
 @dataclass(frozen=True)
 class STSTask:
-    """Sentence pairs with gold similarity scores; ``sentences`` lists each distinct sentence once."""
+    """Sentence pairs with gold similarity scores; ``sentences`` lists each distinct sentence once.
+
+    ``align_threshold``: pairs scored above it are positives for alignment/uniformity (the paper's analysis on
+    STS-B: score > 4 of 5); None for tasks without such a scale, which then report no align/uniform."""
 
     name: str
     pairs: list[tuple[str, str]] = field(repr=False)
     scores: np.ndarray = field(repr=False)
+    align_threshold: float | None = None
+    kind: ClassVar[str] = "sts"
 
     @cached_property
     def sentences(self) -> list[str]:
@@ -82,6 +83,9 @@ class STSTask:
         right = torch.tensor([position[b] for _, b in self.pairs])
         return left, right
 
+    def sizes(self) -> dict[str, int]:
+        return {"pairs": len(self.pairs)}
+
     def evaluate(self, embeddings: Tensor) -> dict[str, float]:
         """Spearman and Pearson (×100) of pair cosine similarities, given embeddings of ``sentences``."""
         left, right = self._pair_index
@@ -89,8 +93,12 @@ class STSTask:
         cosine = F.cosine_similarity(embeddings[left], embeddings[right], dim=-1).numpy()
         return correlations(cosine, self.scores)
 
-    def align_uniform(self, embeddings: Tensor, threshold: float = ALIGN_THRESHOLD) -> dict[str, float]:
-        """Alignment over pairs scored above ``threshold`` and uniformity over all sentences (lower is better)."""
+    def align_uniform(self, embeddings: Tensor, threshold: float | None = None) -> dict[str, float]:
+        """Alignment over pairs scored above ``threshold`` (default: the task's own) and uniformity over all
+        sentences (lower is better); empty for a task without a threshold."""
+        threshold = self.align_threshold if threshold is None else threshold
+        if threshold is None:
+            return {}
         left, right = self._pair_index
         positive = torch.from_numpy(self.scores > threshold)
         embeddings = embeddings.float().cpu()
@@ -180,26 +188,26 @@ def _read_tsv(
     return pairs, scores
 
 
-def load_stsb(data_dir: str, split: str = "test") -> STSTask:
+def load_stsb(data_dir: str, split: str = "test", key: str = DATA_KEY) -> STSTask:
     """STS Benchmark in SentEval's layout: ``stsb/sts-{split}.csv``, tab-separated, score in column 5."""
-    path = check_file(os.path.join(data_dir, "stsb", f"sts-{split}.csv"), "paths.data_dir")
+    path = check_file(os.path.join(data_dir, "stsb", f"sts-{split}.csv"), key)
     pairs, scores = _read_tsv(path, "stsb", (5, 6, 4))
-    return STSTask("stsb", pairs, np.asarray(scores))
+    return STSTask("stsb", pairs, np.asarray(scores), ALIGN_THRESHOLD)
 
 
-def load_sickr(data_dir: str, split: str = "test") -> STSTask:
+def load_sickr(data_dir: str, split: str = "test", key: str = DATA_KEY) -> STSTask:
     """SICK relatedness as SentEval reads it: header row, then pair_ID, sentence_A, sentence_B, score, …"""
     if split not in SICK_FILES:
         raise DataError(f"sickr: no {split!r} split (known: {', '.join(SICK_FILES)})")
-    path = check_file(os.path.join(data_dir, "sick", SICK_FILES[split]), "paths.data_dir")
+    path = check_file(os.path.join(data_dir, "sick", SICK_FILES[split]), key)
     pairs, scores = _read_tsv(path, "sickr", (1, 2, 3), header=SICK_HEADER)
     return STSTask("sickr", pairs, np.asarray(scores))
 
 
-def _read_sts_subset(task: str, folder: str, subset: str) -> tuple[list[tuple[str, str]], list[float]]:
+def _read_sts_subset(task: str, folder: str, subset: str, key: str) -> tuple[list[tuple[str, str]], list[float]]:
     """One SentEval STS subset. As SentEval does, a pair whose gold line is empty is unscored and skipped."""
-    input_path = check_file(os.path.join(folder, f"STS.input.{subset}.txt"), "paths.data_dir")
-    gold_path = check_file(os.path.join(folder, f"STS.gs.{subset}.txt"), "paths.data_dir")
+    input_path = check_file(os.path.join(folder, f"STS.input.{subset}.txt"), key)
+    gold_path = check_file(os.path.join(folder, f"STS.gs.{subset}.txt"), key)
     inputs, gold = _lines(input_path), _lines(gold_path)
     if len(gold) != len(inputs):
         raise DataError(
@@ -220,7 +228,7 @@ def _read_sts_subset(task: str, folder: str, subset: str) -> tuple[list[tuple[st
     return pairs, scores
 
 
-def load_senteval_sts(name: str, data_dir: str, split: str = "test") -> STSTask:
+def load_senteval_sts(name: str, data_dir: str, split: str = "test", key: str = DATA_KEY) -> STSTask:
     """STS12-16 with all subsets pooled, as SimCSE reports them ("all")."""
     folder, subsets = SENTEVAL_STS[name]
     if split != "test":
@@ -230,7 +238,7 @@ def load_senteval_sts(name: str, data_dir: str, split: str = "test") -> STSTask:
     pairs: list[tuple[str, str]] = []
     scores: list[float] = []
     for subset in subsets:
-        p, s = _read_sts_subset(name, os.path.join(data_dir, folder), subset)
+        p, s = _read_sts_subset(name, os.path.join(data_dir, folder), subset, key)
         pairs += p
         scores += s
     return STSTask(name, pairs, np.asarray(scores))
@@ -256,123 +264,47 @@ def load_hub_task(dataset: str, split: str = "test") -> STSTask:
     where = f"{dataset} (split {hf_split!r})"
     scores = [_score(value, f"{where} row {i}") * scale for i, value in enumerate(rows["score"])]
     _warn_out_of_range(name, where, scores, range(len(scores)), "row")
-    return STSTask(name, pairs, np.asarray(scores))
+    return STSTask(name, pairs, np.asarray(scores), ALIGN_TASKS.get(name))
 
 
-TASKS: dict[str, Callable[[str, str], STSTask]] = {
-    **{name: partial(load_senteval_sts, name) for name in SENTEVAL_STS},
-    "stsb": load_stsb,
-    "sickr": load_sickr,
-}
+# --- any file of scored pairs as an STS task ---------------------------------------------------------------------
+
+PAIR_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".data")
+GENERIC_STEMS = {"train", "dev", "valid", "validation", "test"}
+LAYOUT_HINT = "; set {key}.layout="  # how pair_files ends an undetectable-layout error (meant for data.source)
 
 
-def load_task(name: str, data_dir: str, split: str) -> STSTask:
-    """A SentEval task by name (read from ``data_dir``), or a ``datasets`` id / folder (anything with a ``/``)."""
-    if name in TASKS:
-        return TASKS[name](data_dir, split)
-    if "/" in name:
-        return load_hub_task(name, split)
-    raise ValueError(f"unknown STS task {name!r}; known: {', '.join(TASKS)}, or a Hugging Face dataset id")
+def pair_file_name(path: str) -> str:
+    """The task name of a pair file: its name without the extension (``my_dev.tsv`` -> ``my_dev``); a bare split
+    name is prefixed with its folder (``atec/test.tsv`` -> ``atec-test``), so two splits do not collide."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if stem.lower() in GENERIC_STEMS:
+        folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        return f"{folder}-{stem}" if folder else stem
+    return stem
 
 
-Embed = Callable[..., Tensor]  # (input_ids, attention_mask[, token_type_ids]) -> [n, d] sentence vectors
+def load_pair_file(path: str, key: str = "data.val_tasks", name: str | None = None) -> STSTask:
+    """Any file of sentence pairs with a gold score or label, in the layouts ``simcse_pl.pair_files`` reads (csv /
+    tsv with a header naming ``sentence1``, ``sentence2`` and ``score`` or ``label``; jsonl with those keys;
+    SentEval's STS-B rows; headerless ``s1<TAB>s2<TAB>label``), scored as STS: Spearman of cosine vs the gold
+    value, as in the Chinese STS literature for 0/1 labels. ``key`` (``data.val_tasks``, ``--tasks``) is named in
+    errors; a bad row is ``file:line``."""
+    from simcse_pl.pair_files import read_pairs
+
+    path = check_file(path, key)
+    try:
+        found = read_pairs(path, "auto", key=key)
+    except DataError as exc:
+        message = str(exc)
+        hint = LAYOUT_HINT.format(key=key)
+        if hint in message:  # no layout option for evaluation files: say what the file needs instead
+            message = message[: message.index(hint)] + "; give the file a header row naming sentence1, sentence2 and score or label"
+        raise DataError(message) from None
+    task = name or pair_file_name(path)
+    return STSTask(task, found.pairs, np.asarray(found.scores, dtype=float))
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-MIN_CLIP_CHARS = 1000
-CHARS_PER_TOKEN = 100  # far more than a wordpiece token spans: clipping practically never changes the tokens kept
-
-
-def clip_text(text: str, max_tokens: int) -> str:
-    """``text`` cut to ``max(MIN_CLIP_CHARS, CHARS_PER_TOKEN * max_tokens)`` characters before tokenizing.
-
-    The tokenizer truncates to ``max_tokens`` only after tokenizing the whole text, so one 10 MB line would
-    stall its batch for a minute or more; a sentence whose tokens fit ``max_tokens`` is practically never this
-    long. One function, so training (``Collator``) and inference/evaluation (``encode``) clip alike."""
-    return text[: max(MIN_CLIP_CHARS, CHARS_PER_TOKEN * max_tokens)]
-
-
-def positive_int(name: str, value: Any) -> int:
-    """``value`` if it is an integer >= 1, else a ``ValueError`` naming the argument ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer (got {value!r})")
-    return value
-
-
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
-    """``auto``: bf16 (fp16 where unsupported) on GPUs, fp32 on CPUs, where the paper's numbers are reproduced
-    exactly; ``bf16`` on a CPU with AMX is about twice as fast and moves scores by a few hundredths."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        if device.type != "cuda":
-            return contextlib.nullcontext()
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
-
-
-@torch.inference_mode()
-def encode(
-    embed: Embed,
-    tokenizer: PreTrainedTokenizerBase,
-    sentences: Sequence[str],
-    batch_size: int = 128,
-    max_length: int | None = None,
-    device: torch.device | str = "cpu",
-    precision: str = "auto",
-) -> Tensor:
-    """Float32 CPU vectors ``[n, d]`` of ``sentences``, in input order.
-
-    Sentences are tokenized once and batched by token count, so a batch pads to nearly nothing."""
-    if not sentences:
-        raise ValueError("sentences is empty: there is nothing to encode")
-    positive_int("batch_size", batch_size)
-    limit = tokenizer.model_max_length if max_length is None else positive_int("max_length", max_length)
-    device = torch.device(device)
-    tokens = tokenizer([clip_text(s, limit) for s in sentences], truncation=True, max_length=max_length)
-    order = sorted(range(len(sentences)), key=lambda i: len(tokens["input_ids"][i]))
-    chunks = []
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        batch = tokenizer.pad({k: [v[i] for i in rows] for k, v in tokens.items()}, return_tensors="pt")
-        with _autocast(device, precision):
-            chunks.append(embed(**{k: v.to(device) for k, v in batch.items()}).float().cpu())
-    vectors = torch.cat(chunks)
-    return torch.empty_like(vectors).index_copy_(0, torch.tensor(order), vectors)
-
-
-def evaluate_tasks(
-    encode_sentences: Callable[[list[str]], Tensor], tasks: Sequence[STSTask], align_uniform: bool = False
-) -> dict[str, dict[str, float]]:
-    """Metrics per task name; every distinct sentence of all tasks is encoded once, in one length-sorted pass.
-
-    With ``align_uniform``, the ``stsb`` task also gets ``align`` and ``uniform``."""
-    sentences = list(dict.fromkeys(s for task in tasks for s in task.sentences))
-    vectors = encode_sentences(sentences)
-    position = {s: i for i, s in enumerate(sentences)}
-    results = {}
-    for task in tasks:
-        embeddings = vectors[torch.tensor([position[s] for s in task.sentences])]
-        results[task.name] = {**task.evaluate(embeddings), "pairs": len(task.pairs)}
-        if align_uniform and task.name == "stsb":
-            results[task.name].update(task.align_uniform(embeddings))
-    return results
-
-
-def average(results: dict[str, dict[str, float]], metric: str) -> float:
-    """The table's "Avg." column: the plain mean over tasks, as in the paper."""
-    return float(np.mean([r[metric] for r in results.values()]))
-
-
-def format_table(results: dict[str, dict[str, float]]) -> str:
-    """The paper's layout: one column per task (STS12 … SICK-R), then Avg.; Spearman row, Pearson beside it."""
-    titles = [PAPER_COLUMNS.get(name, name) for name in results] + ["Avg."]
-    width = max(7, *(len(t) for t in titles))
-    lines = ["| " + " | ".join(["metric".ljust(8), *(t.rjust(width) for t in titles)]) + " |"]
-    lines.append("|" + "|".join(["-" * 10, *("-" * (width + 2) for _ in titles)]) + "|")
-    for metric in ("spearman", "pearson"):
-        values = [r[metric] for r in results.values()] + [average(results, metric)]
-        lines.append("| " + " | ".join([metric.ljust(8), *(f"{v:.2f}".rjust(width) for v in values)]) + " |")
-    return "\n".join(lines)
+def looks_like_pair_file(name: str) -> bool:
+    """A task given as a path to a file (rather than a task name, a hub id or a dataset folder)."""
+    return os.path.isfile(name) or (name.lower().endswith(PAIR_SUFFIXES) and not os.path.isdir(name))

@@ -1,0 +1,51 @@
+"""The one interface every evaluation task follows, and the names of what tasks report.
+
+A task owns its data and its statistics. It lists the distinct texts it needs vectors for (``sentences``, each
+once) and, given those vectors in that order, returns its metrics; it never encodes anything itself, so the same
+task is scored from the Lightning loop's embeddings (validation, ``trainer.test``), from ``simcse-eval`` and from
+inference (``run_suite(tasks, model)``) alike. The suite runner (``suite.py``) is the only caller.
+
+Metric names are fixed per kind of task (``METRICS``); they are how flat logger keys
+(``<stage>/<task>_<metric>``) are read back without guessing at underscores (``suite.unflatten``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from torch import Tensor
+
+# metrics each kind of task reports (×100 where a correlation or a rate), in table order
+STS_METRICS = ("spearman", "pearson")
+ALIGN_UNIFORM = ("align", "uniform")  # STS tasks that define positives (STS-B), when asked: validation, --metrics
+RETRIEVAL_METRICS = ("ndcg_at_10", "mrr_at_10", "recall_at_100")
+CLUSTERING_METRICS = ("v_measure",)
+METRICS = {
+    "sts": (*STS_METRICS, *ALIGN_UNIFORM),
+    "retrieval": RETRIEVAL_METRICS,
+    "clustering": CLUSTERING_METRICS,
+}
+# the headline metric of each kind (what a table shows first, what "avg" averages for STS)
+MAIN_METRIC = {"sts": "spearman", "retrieval": "ndcg_at_10", "clustering": "v_measure"}
+ALL_METRICS = tuple(dict.fromkeys(m for names in METRICS.values() for m in names))
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What the suite runner needs of a task."""
+
+    name: str  # unique within a suite; the ``<task>`` of ``<stage>/<task>_<metric>``
+    kind: str  # a key of METRICS
+
+    @property
+    def sentences(self) -> list[str]:
+        """The distinct texts to encode, each once, in a fixed order."""
+        ...
+
+    def evaluate(self, embeddings: Tensor) -> dict[str, float]:
+        """Metrics (names from ``METRICS[kind]``) from ``embeddings[i]`` = the vector of ``sentences[i]``."""
+        ...
+
+    def sizes(self) -> dict[str, int]:
+        """Counts reported beside the metrics (``pairs``, ``queries`` ...), never logged as metrics."""
+        ...
