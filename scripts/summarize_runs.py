@@ -4,7 +4,8 @@
 
 Reads every job's ``.hydra/overrides.yaml`` and ``results.json`` and writes, to ``--out`` (default: the multirun
 dir), ``summary.md`` and ``summary.csv`` (one row per job, best objective first) and ``summary.png`` (the
-objective against each swept hyperparameter)."""
+objective against each swept hyperparameter, a heatmap for a two-parameter grid; ``simcse_pl/plots.py``).
+For the paper's table, mean ± sd over seeds and training curves: ``simcse-report``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+try:
+    import simcse_pl  # noqa: F401
+except ImportError:  # run from a checkout without the package installed
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 OBJECTIVE = "objective"
 
@@ -117,60 +125,13 @@ def write_csv(rows: list[dict[str, Any]], cols: list[str], path: Path) -> None:
 
 
 def plot(rows: list[dict[str, Any]], keys: list[str], metric: str, path: Path) -> None:
-    """One panel per swept hyperparameter, every finished job a point and the best a star."""
-    import matplotlib
+    """The objective against each swept hyperparameter (a heatmap for a 2-parameter grid), the untrained model's
+    score as a dashed line: ``simcse_pl.plots.objective_figure``, the figure ``simcse-report`` draws too."""
+    from simcse_pl.plots import objective_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = [r for r in rows if _is_number(r.get(OBJECTIVE))]
-    keys = keys or ["job"]  # nothing swept: one point per job
-    fig, axes = plt.subplots(1, len(keys), figsize=(max(5.5, 4.5 * len(keys)), 4), squeeze=False)
-    for ax, key in zip(axes[0], keys):
-        _panel(ax, done, key, trend=len(keys) == 1)
-        ax.set_ylabel(f"best {metric}")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"best {metric} per job ({len(done)} of {len(rows)} jobs finished)", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _panel(ax: Any, done: list[dict[str, Any]], key: str, trend: bool) -> None:
-    """Objective vs ``key``. The mean per value is drawn where it means something: when ``key`` is the only
-    swept parameter or values repeat (a grid), not through the one-off values of an Optuna search. Log x when
-    a positive range spans over a decade; ticks at the swept values when they are few and apart."""
-    values = [r["params"].get(key, r.get(key)) for r in done]
-    numeric = all(_is_number(v) for v in values)
-    labels = sorted(set(values), key=lambda v: (not _is_number(v), v if _is_number(v) else str(v)))
-    positions = labels if numeric else list(range(len(labels)))
-    x = values if numeric else [labels.index(v) for v in values]
-    ax.scatter(x, [r[OBJECTIVE] for r in done], alpha=0.7, zorder=3)
-    if done:
-        ax.scatter([x[0]], [done[0][OBJECTIVE]], marker="*", s=220, color="tab:red", label="best", zorder=4)
-    if trend or len(labels) < len(values):
-        means = [_mean([r[OBJECTIVE] for r, v in zip(done, values) if v == label]) for label in labels]
-        ax.plot(positions, means, "-", color="tab:orange", label="mean per value", zorder=2)
-    log_x = numeric and bool(labels) and min(labels) > 0 and max(labels) / min(labels) > 10
-    if log_x:
-        ax.set_xscale("log")
-    if not numeric:
-        ax.set_xticks(positions, [str(v) for v in labels], rotation=30, ha="right")
-    elif len(labels) <= 8 and _apart([math.log10(v) if log_x else v for v in labels]):
-        ax.set_xticks(labels, [_fmt(v) for v in labels])
-        ax.minorticks_off()
-    ax.set_xlabel(key)
-    ax.grid(alpha=0.3)
-
-
-def _apart(points: list[float]) -> bool:
-    """Sorted points no closer than a tenth of their span: their tick labels will not overlap."""
-    span = points[-1] - points[0] if points else 0.0
-    return span == 0 or all(b - a > span / 10 for a, b in zip(points, points[1:]))
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
+    baselines = [r["before"] for r in rows if _is_number(r.get("before"))]
+    baseline = sorted(baselines)[len(baselines) // 2] if baselines else None
+    objective_figure(rows, keys, metric, path, baseline=baseline)
 
 
 def summarize(multirun_dir: Path, out_dir: Path | None = None) -> str:

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def _encoder_class() -> type:
-    from mteb.models import AbsEncoder
+    from mteb.models.abs_encoder import AbsEncoder
     from mteb.models.model_meta import ModelMeta
 
     class SimCSEMTEBEncoder(AbsEncoder):

@@ -124,3 +124,116 @@ def test_minilm_mean_pooling_gives_the_published_stsb_score(real_data: Path, tmp
                          "--tasks", "stsb", "--data-dir", str(real_data), "--device", "cpu")
     assert record["tasks"]["stsb"]["spearman"] == pytest.approx(82.03, abs=0.05)
     assert record["tasks"]["stsb"]["pairs"] == 1379
+
+
+# --- acceptance: an independent SentEval "all" protocol on the same exported model ------------------------------
+
+
+def _senteval_pairs(root: Path, task: str) -> tuple[list[tuple[str, str]], list[float]]:
+    """SentEval's STS data read as SentEval (+ SimCSE's "all") reads it, written here from SentEval's loaders and
+    not from the project's: sentences split on whitespace and re-joined, pairs with an empty gold line dropped,
+    every subset of STS12-16 concatenated; STS-B: columns 5/6 of sts-test.csv, score column 4; SICK: the
+    header row skipped, columns 1/2, score 3."""
+    pairs: list[tuple[str, str]] = []
+    gold: list[float] = []
+    norm = lambda s: " ".join(s.split())  # noqa: E731
+    if task == "stsb":
+        for line in (root / "stsb" / "sts-test.csv").read_text(encoding="utf-8").splitlines():
+            cols = line.split("\t")
+            pairs.append((norm(cols[5]), norm(cols[6])))
+            gold.append(float(cols[4]))
+    elif task == "sickr":
+        for line in (root / "sick" / "SICK_test_annotated.txt").read_text(encoding="utf-8").splitlines()[1:]:
+            cols = line.split("\t")
+            pairs.append((norm(cols[1]), norm(cols[2])))
+            gold.append(float(cols[3]))
+    else:
+        folder = root / f"{task.upper()}-en-test"
+        for gs in sorted(folder.glob("STS.gs.*.txt")):
+            inputs = (folder / gs.name.replace("STS.gs.", "STS.input.")).read_text(encoding="utf-8").splitlines()
+            for line, score in zip(inputs, gs.read_text(encoding="utf-8").splitlines(), strict=True):
+                if score.strip():
+                    a, b = line.split("\t")
+                    pairs.append((norm(a), norm(b)))
+                    gold.append(float(score))
+    return pairs, gold
+
+
+def _reference_spearman(model_dir: Path, root: Path) -> dict[str, float]:
+    """Plain transformers: each sentence encoded alone (no padding), mean over its tokens, cosine per pair,
+    Spearman (×100) of the pooled pairs against the gold scores."""
+    from scipy.stats import spearmanr
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    encoder = AutoModel.from_pretrained(model_dir).eval()
+    cache: dict[str, torch.Tensor] = {}
+
+    def vector(sentence: str) -> torch.Tensor:
+        if sentence not in cache:
+            with torch.no_grad():
+                tokens = tokenizer(sentence, return_tensors="pt", truncation=True)
+                cache[sentence] = encoder(**tokens).last_hidden_state[0].mean(dim=0)
+        return cache[sentence]
+
+    scores = {}
+    for task in SEVEN:
+        pairs, gold = _senteval_pairs(root, task)
+        cosine = [float(torch.nn.functional.cosine_similarity(vector(a), vector(b), dim=0)) for a, b in pairs]
+        scores[task] = 100 * float(spearmanr(cosine, gold).statistic)
+    return scores
+
+
+def test_simcse_eval_equals_an_independent_senteval_all_protocol(run_dir: Path, data_root: Path, tmp_path: Path):
+    """Acceptance: the 7 tasks' Spearman from simcse-eval on the exported model (mean pooling) agree with the
+    reference above within 0.01."""
+    record = simcse_eval(tmp_path / "eval.json", str(run_dir / "model"), "--data-dir", str(data_root))
+    reference = _reference_spearman(run_dir / "model", data_root)
+    for task in SEVEN:
+        assert record["tasks"][task]["spearman"] == pytest.approx(reference[task], abs=0.01), task
+
+
+# --- acceptance: an MTEB STS task offline, from a local dataset folder ------------------------------------------
+
+
+def test_mteb_sts_task_runs_offline_from_a_local_folder(run_dir: Path, data_root: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture):
+    pytest.importorskip("mteb")
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets-cache"))
+    monkeypatch.setenv("MTEB_CACHE", str(tmp_path / "mteb-cache"))
+    pairs, gold = _senteval_pairs(data_root, "stsb")
+    folder = tmp_path / "mteb_data" / "STSBenchmark"
+    folder.mkdir(parents=True)
+    rows = [{"sentence1": a, "sentence2": b, "score": g} for (a, b), g in zip(pairs, gold, strict=True)]
+    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    record = simcse_eval(tmp_path / "mteb.json", str(run_dir / "model"), "--mteb", "STSBenchmark", "--mteb-data",
+                         str(tmp_path / "mteb_data"))
+    result = record["mteb"]["STSBenchmark"]
+    assert result["type"] == "STS" and list(result["splits"]) == ["test"]
+    # mteb's cosine Spearman on these pairs is the project's own STS-B test Spearman (same vectors, same pairs)
+    ours = simcse_eval(tmp_path / "ours.json", str(run_dir / "model"), "--data-dir", str(data_root), "--tasks", "stsb")
+    assert result["main_score"] == pytest.approx(ours["tasks"]["stsb"]["spearman"], abs=1e-3)
+    assert "STSBenchmark" in capsys.readouterr().out
+    assert not (tmp_path / "mteb-cache").exists()  # nothing cached: the JSON is the record
+
+
+def test_mteb_errors_name_the_option(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    pytest.importorskip("mteb")
+    assert eval_main([str(run_dir / "model"), "--mteb", "NoSuchTask"]) == 2
+    assert "--mteb: 'NoSuchTask' is not an MTEB task" in capsys.readouterr().err
+    assert eval_main([str(run_dir / "model"), "--mteb", "STSBenchmark", "--mteb-data", str(tmp_path)]) == 2
+    assert f"--mteb-data {tmp_path}: no folder STSBenchmark/" in capsys.readouterr().err
+
+
+def test_eval_errors_name_the_cli_options(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    """Issue 15 item 4: what the user typed (--data-dir, --tasks), not a config key."""
+    assert eval_main([str(run_dir / "model"), "--data-dir", str(tmp_path), "--tasks", "stsb"]) == 2
+    err = capsys.readouterr().err
+    assert "(--data-dir)" in err and "Point --data-dir at your data root" in err and "paths.data_dir" not in err
+    assert eval_main([str(run_dir / "model"), "--tasks", str(tmp_path / "mine.tsv")]) == 2
+    assert f"{tmp_path}/mine.tsv: no such file (--tasks)" in capsys.readouterr().err
+    assert eval_main([str(run_dir / "model"), "--tasks", "nosuch"]) == 2
+    assert "--tasks: unknown task 'nosuch'" in capsys.readouterr().err

@@ -1,0 +1,123 @@
+"""simcse-report on a 3-seed `model=tiny` sweep: report.md and its figures, the table's numbers checked against the
+runs' results.json; the paper's row for a paper preset; the shared figure module used by summarize_runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from sts_fixtures import WORDS, write_senteval_root
+
+from simcse_pl.report import PAPER, SEVEN, main
+
+REPO = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("report_data")
+    write_senteval_root(root, pairs_per_file=10)
+    rng = random.Random(0)
+    (root / "wiki").mkdir()
+    (root / "wiki" / "wiki.txt").write_text(
+        "\n".join(" ".join(rng.choices(WORDS, k=rng.randint(4, 12))) for _ in range(96)) + "\n", encoding="utf-8")
+    out = tmp_path_factory.mktemp("sweep")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), "-m", "model=tiny", "model.pooler=avg", "trainer=cpu",
+         "data.num_workers=0", "data.batch_size=16", f"paths.data_dir={root}", f"data.source.path={root}/wiki/wiki.txt",
+         "trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1", "export=false",
+         "data.val_tasks=[stsb,sickr]", f"data.test_tasks=[{','.join(SEVEN)}]", "seed=1,2,3",
+         f"hydra.sweep.dir={out}"],
+        cwd=REPO, env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, capture_output=True,
+        text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def table_rows(report: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in report.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 9 and cells[0] != "run":
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_report_on_a_three_seed_sweep(sweep_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    assert main([str(sweep_dir), "--out", str(tmp_path)]) == 0
+    report = (tmp_path / "report.md").read_text()
+    for figure in ("curves.png", "align_uniform.png"):
+        assert (tmp_path / figure).read_bytes()[:8] == PNG and f"]({figure})" in report
+    assert not (tmp_path / "sweep.png").exists()  # only the seed varies: no hyperparameter to plot against
+    rows = table_rows(report)
+    results = {}
+    for job in sorted(p for p in sweep_dir.iterdir() if (p / "results.json").exists()):
+        seed = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+        results[job.name] = (json.loads((job / "results.json").read_text())["test"], seed)
+    assert len(results) == 3
+    for job, (test, overrides) in results.items():
+        seed = next(o.split("=")[1] for o in overrides if o.startswith("seed="))
+        cells = rows[f"{job} (seed {seed})"]
+        expected = [test[f"test/{t}_spearman"] for t in SEVEN]
+        assert cells == [f"{v:.2f}" for v in [*expected, statistics.fmean(expected)]]
+    mean_row = rows["**mean ± sd over 3 seeds**"]
+    for i, task in enumerate(SEVEN):
+        values = [test[f"test/{task}_spearman"] for test, _ in results.values()]
+        assert mean_row[i] == f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
+    # dev table: each run's untrained / best / final objective as results.json has them
+    for job, _ in results.items():
+        record = json.loads((sweep_dir / job / "results.json").read_text())
+        line = next(line for line in report.splitlines() if line.startswith(f"| {job} | `val/stsb_spearman`"))
+        assert f"{record['best']['val/stsb_spearman']:.2f} ({record['best']['step']})" in line
+    assert "No paper numbers" in report
+
+
+def write_fake_run(folder: Path, preset: str, seed: int, test: dict[str, float]) -> None:
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"experiment={preset}", f"seed={seed}"]))
+    (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"task_name": preset, "seed": seed}))
+    record = {"metric": "val/stsb_spearman", "before": {"val/stsb_spearman": 60.0},
+              "best": {"step": 125, "val/stsb_spearman": 80.0}, "test": {f"test/{k}_spearman": v for k, v in test.items()}}
+    (folder / "results.json").write_text(json.dumps(record))
+
+
+def test_paper_row_for_a_paper_preset_and_a_hyperparameter_sweep_figure(tmp_path: Path):
+    for seed in (1, 2):
+        write_fake_run(tmp_path / "sweep" / str(seed), "unsup_bert_base", seed, {t: 70.0 + seed for t in SEVEN})
+    assert main([str(tmp_path / "sweep")]) == 0
+    report = (tmp_path / "sweep" / "report.md").read_text()
+    paper = table_rows(report)["paper (unsup_bert_base)"]
+    assert paper == [f"{v:.2f}" for v in PAPER["unsup_bert_base"]] + ["76.25"]
+    assert table_rows(report)["**mean ± sd over 2 seeds**"][0] == "71.50 ± 0.71"
+
+
+def test_paper_numbers_average_to_the_presets_quoted_averages():
+    for preset, values in PAPER.items():
+        text = (REPO / "conf" / "experiment" / f"{preset}.yaml").read_text()
+        quoted = float(re.search(r"avg STS (\d+\.\d+)", text).group(1))
+        assert round(statistics.fmean(values), 2) == pytest.approx(quoted, abs=0.005), preset
+
+
+def test_no_runs_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture):
+    assert main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("simcse-report: error: no run folders")
+
+
+def test_summary_figure_is_a_heatmap_for_a_two_parameter_grid(tmp_path: Path):
+    from simcse_pl.plots import is_grid, objective_figure
+
+    rows = [{"params": {"lr": lr, "tau": tau}, "objective": 70 + lr * 1e5 + tau * 10}
+            for lr in (1e-5, 3e-5) for tau in (0.03, 0.05)]
+    assert is_grid(rows, ["lr", "tau"]) and not is_grid(rows[:2], ["lr", "tau"])
+    objective_figure(rows, ["lr", "tau"], "val/stsb_spearman", tmp_path / "grid.png", baseline=60.0)
+    assert (tmp_path / "grid.png").read_bytes()[:8] == PNG
