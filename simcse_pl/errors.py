@@ -50,7 +50,7 @@ def _raised_in_package(exc: BaseException) -> bool:
         return False
     while tb.tb_next is not None:
         tb = tb.tb_next
-    return Path(tb.tb_frame.f_code.co_filename).resolve().parent == PACKAGE_DIR
+    return PACKAGE_DIR in Path(tb.tb_frame.f_code.co_filename).resolve().parents
 
 
 def _in_sweep() -> bool:

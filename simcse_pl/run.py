@@ -101,6 +101,11 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
     auxiliaries = {name: instantiate(node) for name, node in (cfg.get("auxiliary") or {}).items()}
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     datamodule = instantiate(cfg.data, tokenizer=None)  # tokenizer set below
+    if loss.needs_labels and not getattr(datamodule.source, "labelled", False):
+        raise ConfigError(
+            f"loss={type(loss).__name__} needs a score or label per example, which {type(datamodule.source).__name__} "
+            "(data.source) does not give: train it on labelled pairs (data=pairs)"
+        )
     loggers = _instantiate_all(cfg.get("logger"))
     # LearningRateMonitor refuses a Trainer without loggers (logger=none)
     callbacks = [c for c in _instantiate_all(cfg.get("callbacks")) if loggers or not isinstance(c, LearningRateMonitor)]

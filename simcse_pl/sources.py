@@ -371,6 +371,8 @@ class ScoredPairs:
 
     columns = ("sentence1", "sentence2")
 
+
+    labelled = True  # yields Labeled examples: objectives that need scores can train on it
     def __init__(
         self,
         path: str,

@@ -82,6 +82,7 @@ class AnglE(Objective):
     """
 
     per_anchor = False
+    needs_labels = True
 
     def __init__(
         self,

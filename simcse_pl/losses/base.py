@@ -40,6 +40,8 @@ class Objective(nn.Module):
     """
 
     per_anchor: ClassVar[bool] = True
+    # the objective needs a score or class per example (``labels``): the run checks the data has them first
+    needs_labels: ClassVar[bool] = False
 
     def forward(self, z: Tensor, labels: Tensor | None = None, rows: slice | None = None) -> Tensor:
         raise NotImplementedError

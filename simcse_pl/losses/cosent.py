@@ -49,6 +49,7 @@ class CoSENT(Objective):
     """
 
     per_anchor = False
+    needs_labels = True
 
     def __init__(self, scale: Annotated[float, greater(0)] = 20.0) -> None:
         super().__init__()

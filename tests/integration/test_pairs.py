@@ -92,10 +92,17 @@ def test_bad_row_stops_the_run_naming_file_and_line(tiny_data: Path, tmp_path: P
         run(cfg)
 
 
-def test_cosent_on_unlabelled_text_asks_for_pairs(tiny_data: Path, tmp_path: Path):
+def test_cosent_on_unlabelled_text_asks_for_pairs_before_loading_anything(tiny_data: Path, tmp_path: Path, monkeypatch):
+    from simcse_pl import run as run_module
+
+    monkeypatch.setattr(run_module, "load_tokenizer", lambda **_: pytest.fail("loaded a tokenizer before the check"))
     cfg = composed(tmp_path, tiny_data, "data=wiki", "loss=cosent", f"data.source.path={tiny_data}/wiki/wiki.txt")
-    with pytest.raises(ValueError, match="loss=cosent needs a score or label per example: train it on labelled pairs"):
+    with pytest.raises(ValueError) as exc:
         run(cfg)
+    assert str(exc.value) == (
+        "loss=CoSENT needs a score or label per example, which TextLines (data.source) does not give: train it on "
+        "labelled pairs (data=pairs)"
+    )
 
 
 @pytest.mark.parametrize(
