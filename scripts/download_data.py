@@ -3,6 +3,7 @@
     python scripts/download_data.py --data-dir ./data            # quickstart files (`make data`)
     python scripts/download_data.py --data-dir ./data --full     # + wiki1m, nli_for_simcse, STS12-16, SICK-R
     python scripts/download_data.py --data-dir ./data --from DIR # offline: build from files already in DIR
+    python scripts/download_data.py --data-dir ./data --chinese  # + the Chinese STS suite (C-MTEB, research use)
 
 Sources (Hugging Face hub): ``princeton-nlp/datasets-for-simcse`` (``wiki1m_for_simcse.txt``,
 ``nli_for_simcse.csv``, ``senteval.tar``: SentEval's STS12-16, STS-B and SICK, as SimCSE's own scripts fetch
@@ -16,6 +17,12 @@ written under a temporary name and renamed when complete.
 ``snli_1.0_dev.jsonl``, ``snli_1.0_dev.txt`` or ``snli_1.0.zip``, or ``stanfordnlp/snli``'s
 ``plain_text/validation-00000-of-00001.parquet`` in a folder named ``snli``
 (``hf download stanfordnlp/snli --repo-type dataset --local-dir DIR/snli``).
+
+``--chinese`` also fetches the Chinese STS suite (``atec``, ``bq``, ``lcqmc``, ``pawsx``, ``stsb_zh``; licences:
+mostly research use only, see the README) from ``C-MTEB/<SET>`` on the hub into ``chinese/C-MTEB/<SET>/data/``
+(parquet, as C-MTEB ships it); with ``--from DIR`` it copies text2vec's ``<SET>/<SET>.{train,valid,test}.data``
+files (``shibing624/nli_zh``'s senteval_cn) or C-MTEB folders found in DIR, and text2vec's SOHU test sets
+(``SOHU/dd-test.jsonl``, ``SOHU/dc-test.jsonl``: not on the hub) when DIR has them.
 
 With no network (or ``HF_HUB_OFFLINE=1``) it uses what the hub cache (``DATA_DIR/.cache``) already holds and
 otherwise stops at once: one ``error:`` line naming what could not be fetched and what ``--from DIR`` must hold,
@@ -44,7 +51,7 @@ except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from simcse_pl import data_files
 
-from simcse_pl.data_files import DATA_FILES, FULL, QUICKSTART, SOURCES, DataFile
+from simcse_pl.data_files import CMTEB_SETS, CMTEB_SOURCE, DATA_FILES, FULL, QUICKSTART, SOURCES, DataFile
 
 WIKI_SAMPLE, NLI_SAMPLE = 11_914, 72
 SICK_NAMES = ("SICK_train.txt", "SICK_trial.txt", "SICK_test_annotated.txt")
@@ -438,17 +445,112 @@ def build(source: str, raw: Path, data_dir: Path, entries: list[DataFile]) -> No
             copy(raw, dst)
 
 
+# --- the Chinese STS suite (--chinese) ---------------------------------------------------------------------------
+
+TEXT2VEC_NAMES = {"ATEC": "ATEC", "BQ": "BQ", "LCQMC": "LCQMC", "PAWSX": "PAWSX", "STSB": "STS-B"}  # C-MTEB -> text2vec
+TEXT2VEC_SPLITS = ("train", "valid", "test")
+SOHU_FILES = ("dd-test.jsonl", "dc-test.jsonl")
+
+
+def chinese_missing(data_dir: Path) -> list[str]:
+    """The C-MTEB set names whose test split is in neither layout under ``data_dir/chinese``."""
+    root = data_dir / "chinese"
+    return [name for name in CMTEB_SETS
+            if not (root / TEXT2VEC_NAMES[name] / f"{TEXT2VEC_NAMES[name]}.test.data").exists()
+            and not any((root / "C-MTEB" / name / "data").glob("test-*.parquet"))]
+
+
+def chinese_from_dir(source_dir: Path, data_dir: Path, todo: list[str]) -> None:
+    """Copy each set of ``todo`` from DIR (text2vec's .data files, else a C-MTEB folder), and SOHU's test sets."""
+    local = LocalFiles(source_dir)
+    lacking = []
+    root = data_dir / "chinese"
+    for name in todo:
+        t2v = TEXT2VEC_NAMES[name]
+        splits = {split: local.named(f"{t2v}.{split}.data") for split in TEXT2VEC_SPLITS}
+        parquet = sorted(rel for rel in local.files if re.search(rf"(^|/){re.escape(name)}/data/[^/]+\.parquet$", rel))
+        if splits["test"] is not None:
+            for split, path in splits.items():
+                if path is not None:
+                    copy(path, root / t2v / f"{t2v}.{split}.data")
+        elif parquet:
+            for rel in parquet:
+                copy(local.files[rel], root / "C-MTEB" / name / "data" / rel.rsplit("/", 1)[-1])
+        else:
+            lacking.append(name)
+    if lacking:
+        raise Unavailable(f"error: --from {source_dir}: not found there: {', '.join(lacking)} ({CMTEB_SOURCE.local})")
+    for filename in SOHU_FILES:
+        path = local.named(filename)
+        if path is not None and not (root / "SOHU" / filename).exists():
+            copy(path, root / "SOHU" / filename)
+
+
+def chinese_from_hub(data_dir: Path, todo: list[str], cache: Path) -> None:
+    """``C-MTEB/<SET>``'s ``data/*.parquet`` for each set of ``todo``, into ``chinese/C-MTEB/<SET>/``."""
+    def unavailable(why: str, names: list[str]) -> Unavailable:
+        repos = ", ".join(f"C-MTEB/{n}" for n in names)
+        return Unavailable(f"error: cannot fetch {repos} from the Hugging Face hub: {why}. Get them elsewhere and run "
+                           f"`python scripts/download_data.py --data-dir {data_dir} --chinese --from DIR`, DIR holding: "
+                           f"{CMTEB_SOURCE.local}")
+
+    why = data_files.hub_unreachable()
+    if why is not None:
+        raise unavailable(why, todo)
+    from huggingface_hub import snapshot_download
+
+    print(f"fetching into {data_dir / 'chinese'} from the Hugging Face hub: {', '.join(f'C-MTEB/{n}' for n in todo)}",
+          flush=True)
+    for name in todo:
+        dst = data_dir / "chinese" / "C-MTEB" / name
+        tmp = dst.with_name(name + ".part")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            snapshot_download(repo_id=f"C-MTEB/{name}", repo_type="dataset", allow_patterns=["data/*.parquet"],
+                              local_dir=str(tmp), cache_dir=str(cache))
+            if not any((tmp / "data").glob("test-*.parquet")):
+                raise FileNotFoundError(f"C-MTEB/{name} has no data/test-*.parquet (its layout changed?)")
+        except Exception as e:  # noqa: BLE001 - a dropped connection, a refused proxy, a moved file: one line
+            shutil.rmtree(tmp, ignore_errors=True)
+            reason = " ".join(str(e).split())[:200] or type(e).__name__
+            raise unavailable(f"{type(e).__name__}: {reason}", [name]) from None
+        shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping of local_dir
+        shutil.rmtree(dst, ignore_errors=True)
+        os.replace(tmp, dst)
+    print("SOHU-dd / SOHU-dc (sohu_dd, sohu_dc) are not on the hub: copy text2vec's examples/data/SOHU/*.jsonl to "
+          f"{data_dir / 'chinese' / 'SOHU'} (or pass --from DIR holding them)")
+
+
+def chinese(data_dir: Path, source_dir: Path | None) -> None:
+    todo = chinese_missing(data_dir)
+    if source_dir is not None:
+        chinese_from_dir(source_dir, data_dir, todo)
+    elif todo:
+        chinese_from_hub(data_dir, todo, data_dir / ".cache")
+    still = chinese_missing(data_dir)
+    if still:
+        raise Unavailable(f"error: still missing after download: {', '.join(still)} under {data_dir / 'chinese'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"), help="the data root")
     parser.add_argument("--full", action="store_true", help="also the full corpora, STS12-16 and SICK-R")
     parser.add_argument("--from", dest="source_dir", type=Path, help="folder with the raw files, downloaded elsewhere")
+    parser.add_argument("--chinese", action="store_true",
+                        help="also the Chinese STS suite (C-MTEB ATEC, BQ, LCQMC, PAWSX, STSB; research use only)")
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)
     wanted = [e for e in DATA_FILES if e.group == QUICKSTART or (args.full and e.group == FULL)]
     todo = missing(data_dir, wanted)
+    if args.chinese:
+        try:
+            chinese(data_dir, args.source_dir)
+        except Unavailable as e:
+            print(e, file=sys.stderr)
+            return 2
     if not todo:
-        print(f"data present in {data_dir}: nothing to download")
+        print(f"data present in {data_dir}: nothing {'more ' if args.chinese else ''}to download")
         return 0
     try:
         if args.source_dir is not None:

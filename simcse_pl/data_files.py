@@ -13,17 +13,20 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import PurePath
 
-QUICKSTART, FULL = "quickstart", "full"
+QUICKSTART, FULL, CHINESE = "quickstart", "full", "chinese"
 
 # the command of each group: the Makefile target, then what it runs (``{root}``: the data root)
 COMMANDS = {
     QUICKSTART: ("make data", "python scripts/download_data.py --data-dir {root}"),
     FULL: ("make data DATA_ARGS=--full", "python scripts/download_data.py --data-dir {root} --full"),
+    CHINESE: ("make data DATA_ARGS=--chinese", "python scripts/download_data.py --data-dir {root} --chinese"),
 }
 
 SIMCSE_REPO = "princeton-nlp/datasets-for-simcse"  # SimCSE's own data (its scripts fetch these files)
 SNLI_REPO = "stanfordnlp/snli"
 SNLI_PARQUET = "plain_text/validation-00000-of-00001.parquet"  # the validation split in that dataset repo
+# the Chinese STS suite (simcse_pl/evaluation/chinese.py): C-MTEB's copies on the hub, data/<split>-*.parquet each
+CMTEB_SETS = ("ATEC", "BQ", "LCQMC", "PAWSX", "STSB")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,14 @@ SOURCES = {
         f"or {SNLI_REPO}'s {SNLI_PARQUET} under a folder named snli",
     ),
 }
+# the Chinese suite's source (``--chinese``), kept apart from SOURCES: those are fetched by the default commands
+CMTEB_SOURCE = Source(
+    "C-MTEB's ATEC, BQ, LCQMC, PAWSX and STSB",
+    ("C-MTEB/<SET>", "data/*.parquet"),
+    "C-MTEB/<SET>/data/*.parquet (hf download C-MTEB/<SET> --repo-type dataset --local-dir DIR/C-MTEB/<SET>), "
+    "or text2vec's <SET>/<SET>.{train,valid,test}.data (shibing624/nli_zh's senteval_cn), and optionally text2vec's "
+    "SOHU/dd-test.jsonl and SOHU/dc-test.jsonl",
+)
 
 
 @dataclass(frozen=True)
@@ -88,13 +99,18 @@ DATA_FILES: tuple[DataFile, ...] = (
         for y in STS_YEARS
     ),
 )
+# ``make data DATA_ARGS=--chinese``: the Chinese STS suite (research use only: see the README), as C-MTEB ships it
+CHINESE_FILES: tuple[DataFile, ...] = tuple(
+    DataFile(f"chinese/C-MTEB/{name}/data/", CHINESE, "cmteb", f"{name} (C-MTEB parquet: train, validation, test)")
+    for name in CMTEB_SETS
+)
 
 
 def find(path: str | os.PathLike[str]) -> tuple[DataFile, str] | None:
     """The table entry ``path`` is (a file of the data root, or a file inside one of its folders) and the data
     root it implies; None for a file the project does not download."""
     parts = PurePath(os.path.normpath(os.fspath(path))).parts
-    for entry in DATA_FILES:
+    for entry in (*DATA_FILES, *CHINESE_FILES):
         rel = tuple(entry.path.rstrip("/").split("/"))
         if entry.is_folder:  # a file directly inside the folder
             if len(parts) > len(rel) and parts[-len(rel) - 1 : -1] == rel:
