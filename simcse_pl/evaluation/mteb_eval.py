@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def _encoder_class() -> type:
     from mteb.models.abs_encoder import AbsEncoder
-    from mteb.models.model_meta import ModelMeta
+    from mteb.models.model_meta import ModelMeta, ScoringFunction
 
     class SimCSEMTEBEncoder(AbsEncoder):
         """mteb's encoder interface over a ``SimCSE`` model (or anything with ``encode(sentences, batch_size)``)."""
@@ -43,7 +43,7 @@ def _encoder_class() -> type:
             self.batch_size = batch_size
             self.mteb_model_meta = ModelMeta.create_empty(
                 {"name": f"simcse-pl/{os.path.basename(os.path.normpath(name)) or 'model'}", "revision": "local",
-                 "similarity_fn_name": "cosine", "framework": ["PyTorch"]}
+                 "similarity_fn_name": ScoringFunction.COSINE, "framework": ["PyTorch"]}
             )
 
         def encode(self, inputs: Any, *, task_metadata: Any, hf_split: str, hf_subset: str,

@@ -12,6 +12,10 @@ Data (SentEval's layout under the data root, as ``scripts/download_data.py`` pla
 - ``sickr``: ``sick/SICK_{train,trial,test_annotated}.txt`` (SentEval uses ``SICK_trial.txt`` as dev).
 - A Hugging Face dataset id (``sentence-transformers/stsb``, ``mteb/sts12-sts`` …) or a local folder of
   data files with ``sentence1``/``sentence2``/``score`` columns, loaded with ``datasets``.
+- Any file of scored pairs (``load_pair_file``), in the layouts ``simcse_pl.pair_files`` reads.
+
+Alignment/uniformity need positives, which only STS-B's scale defines (score > 4 of 5): its loaders set
+``align_threshold``; the suite runner computes them for any STS task that has one, when asked.
 """
 
 from __future__ import annotations

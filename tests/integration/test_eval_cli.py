@@ -237,3 +237,16 @@ def test_eval_errors_name_the_cli_options(run_dir: Path, tmp_path: Path, capsys:
     assert f"{tmp_path}/mine.tsv: no such file (--tasks)" in capsys.readouterr().err
     assert eval_main([str(run_dir / "model"), "--tasks", "nosuch"]) == 2
     assert "--tasks: unknown task 'nosuch'" in capsys.readouterr().err
+
+
+def test_inference_shares_the_suite_runner(run_dir: Path, data_root: Path, tmp_path: Path):
+    """A SimCSE model goes to run_suite as it is (anything with encode): the numbers simcse-eval prints."""
+    from simcse_pl.evaluation import load_tasks, run_suite
+
+    tasks = load_tasks(["stsb", "sickr"], str(data_root), "test")
+    results = run_suite(tasks, SimCSE.from_pretrained(run_dir / "model", device="cpu"))
+    record = simcse_eval(tmp_path / "e.json", str(run_dir / "model"), "--data-dir", str(data_root), "--tasks", "stsb",
+                         "sickr")
+    for name in ("stsb", "sickr"):
+        assert results["tasks"][name]["spearman"] == pytest.approx(record["tasks"][name]["spearman"], abs=1e-6)
+    assert results["avg"] == pytest.approx(record["avg"])

@@ -30,12 +30,16 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "wiki").mkdir()
     (root / "wiki" / "wiki.txt").write_text(
         "\n".join(" ".join(rng.choices(WORDS, k=rng.randint(4, 12))) for _ in range(96)) + "\n", encoding="utf-8")
+    pairs = [(" ".join(rng.choices(WORDS, k=6)), " ".join(rng.choices(WORDS, k=6)), rng.uniform(0, 1)) for _ in range(30)]
+    (root / "mine").mkdir()
+    (root / "mine" / "my_dev.tsv").write_text("sentence1\tsentence2\tscore\n" + "".join(
+        f"{a}\t{b}\t{s:.3f}\n" for a, b, s in pairs), encoding="utf-8")
     out = tmp_path_factory.mktemp("sweep")
     done = subprocess.run(
         [sys.executable, str(REPO / "train.py"), "-m", "model=tiny", "model.pooler=avg", "trainer=cpu",
          "data.num_workers=0", "data.batch_size=16", f"paths.data_dir={root}", f"data.source.path={root}/wiki/wiki.txt",
          "trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1", "export=false",
-         "data.val_tasks=[stsb,sickr]", f"data.test_tasks=[{','.join(SEVEN)}]", "seed=1,2,3",
+         f"data.val_tasks=[stsb,sickr,{root}/mine/my_dev.tsv]", f"data.test_tasks=[{','.join(SEVEN)}]", "seed=1,2,3",
          f"hydra.sweep.dir={out}"],
         cwd=REPO, env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, capture_output=True,
         text=True, timeout=900,
@@ -80,6 +84,11 @@ def test_report_on_a_three_seed_sweep(sweep_dir: Path, tmp_path: Path, capsys: p
         line = next(line for line in report.splitlines() if line.startswith(f"| {job} | `val/stsb_spearman`"))
         assert f"{record['best']['val/stsb_spearman']:.2f} ({record['best']['step']})" in line
     assert "No paper numbers" in report
+    # a pair file given by path is validated like any task, under its own name
+    final = json.loads((sweep_dir / "0" / "results.json").read_text())["final"]
+    assert {"val/my_dev_spearman", "val/stsb_align", "val/avg_spearman"} <= set(final)
+    assert final["val/avg_spearman"] == pytest.approx(
+        statistics.fmean(final[f"val/{t}_spearman"] for t in ("stsb", "sickr", "my_dev")), abs=1e-4)
 
 
 def write_fake_run(folder: Path, preset: str, seed: int, test: dict[str, float]) -> None:
