@@ -195,7 +195,10 @@ def curves_figure(runs: Sequence[Mapping[str, Any]], metric: str, path: Path) ->
     right.set_xlabel("training step")
     right.set_ylabel("training loss")
     right.set_title("training loss (logged steps)", fontsize=10)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.margins(x=0.03)
         if ax.get_legend_handles_labels()[0]:

@@ -71,7 +71,13 @@ class Run:
             if isinstance(name, str) and name in PAPER:
                 return name
         experiment = self.params.get("experiment")
-        return experiment if isinstance(experiment, str) else self.config.get("task_name")
+        task_name = self.config.get("task_name")
+        return experiment if isinstance(experiment, str) else (task_name if task_name not in (None, "train") else None)
+
+    @property
+    def name(self) -> str:
+        """The label, with the seed when the sweep set one (``0 (seed 1)``)."""
+        return f"{self.label} (seed {self.params['seed']})" if "seed" in self.params else self.label
 
     @property
     def test(self) -> dict[str, dict[str, float]]:
@@ -221,7 +227,7 @@ def write_report(paths: list[Path], out: Path) -> Path:
     presets = sorted({str(r.preset) for r in runs if r.preset})
     lines = [f"# Reproduction report: {', '.join(map(str, paths))}", ""]
     lines += [f"{len(done)} of {len(runs)} runs finished; preset{'s' if len(presets) > 1 else ''}: "
-              f"{', '.join(presets) or 'none'}.", ""]
+              f"{', '.join(presets) or 'none (no experiment=...)'}.", ""]
     lines += ["## Test: the paper's table (Spearman ×100)", ""]
     lines += table(runs)
     lines += ["", "Avg. is the mean of the seven tasks, shown only when all seven were tested "
@@ -231,7 +237,7 @@ def write_report(paths: list[Path], out: Path) -> Path:
                   f"({', '.join(PAPER)})."]
     lines += ["", f"## Dev: `{metric}` (what model selection and sweeps maximise)", ""]
     lines += dev_table(runs)
-    curves = [{"label": r.label, "validations": r.validations, "loss": r.loss} for r in runs if r.validations]
+    curves = [{"label": r.name, "validations": r.validations, "loss": r.loss} for r in runs if r.validations]
     figures = []
     if curves:
         plots.curves_figure(curves, metric, out / "curves.png")
