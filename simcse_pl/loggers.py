@@ -80,7 +80,7 @@ def tabulate_test_metrics(metrics: dict[str, float]) -> tuple[list[str], list[li
     """``{"test/stsb_spearman": .., "test/stsb_pearson": ..}`` -> columns ``[task, pearson, spearman]`` and one row
     per task. Keys are read by the known metric names (``simcse_pl.evaluation.suite.unflatten``), so a task name
     with underscores (``stsb_zh``) stays whole."""
-    from simcse_pl.evaluation.suite import unflatten
+    from simcse_pl.evaluation.base import unflatten
 
     by_task = unflatten(metrics)
     names = sorted({m for row in by_task.values() for m in row})

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simcse_pl.evaluation.suite import PAPER_COLUMNS, unflatten
+from simcse_pl.evaluation.base import PAPER_COLUMNS, unflatten
 
 SEVEN = list(PAPER_COLUMNS)
 # the SimCSE paper's test Spearman (×100, STS12-16 "all"), Table 5 (base) and Table B.1 (large); the average of each

@@ -11,9 +11,11 @@ Metric names are fixed per kind of task (``METRICS``); they are how flat logger 
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from torch import Tensor
+if TYPE_CHECKING:  # this module stays free of torch: simcse-report and --help import it
+    from torch import Tensor
 
 # metrics each kind of task reports (×100 where a correlation or a rate), in table order
 STS_METRICS = ("spearman", "pearson")
@@ -42,10 +44,38 @@ class Task(Protocol):
         """The distinct texts to encode, each once, in a fixed order."""
         ...
 
-    def evaluate(self, embeddings: Tensor) -> dict[str, float]:
+    def evaluate(self, embeddings: "Tensor") -> dict[str, float]:
         """Metrics (names from ``METRICS[kind]``) from ``embeddings[i]`` = the vector of ``sentences[i]``."""
         ...
 
     def sizes(self) -> dict[str, int]:
         """Counts reported beside the metrics (``pairs``, ``queries`` ...), never logged as metrics."""
         ...
+
+
+# the paper's table: column titles in its order
+PAPER_COLUMNS = {
+    "sts12": "STS12", "sts13": "STS13", "sts14": "STS14", "sts15": "STS15", "sts16": "STS16",
+    "stsb": "STS-B", "sickr": "SICK-R",
+}
+TITLES = {**PAPER_COLUMNS, "stsb_zh": "STS-B-zh", "atec": "ATEC", "bq": "BQ", "lcqmc": "LCQMC", "pawsx": "PAWSX",
+          "sohu_dd": "SOHU-dd", "sohu_dc": "SOHU-dc"}
+
+
+def split_key(key: str) -> tuple[str, str, str] | None:
+    """``"test/stsb_zh_spearman"`` -> ``("test", "stsb_zh", "spearman")``; None for a key that is no task metric."""
+    stage, _, rest = key.partition("/")
+    for metric in sorted(ALL_METRICS, key=len, reverse=True):
+        if rest.endswith(f"_{metric}") and len(rest) > len(metric) + 1:
+            return stage, rest[: -len(metric) - 1], metric
+    return None
+
+
+def unflatten(metrics: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """Flat logger keys back to ``{task: {metric: value}}`` (``avg`` included as a task); other keys are left out."""
+    by_task: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        parts = split_key(key)
+        if parts is not None:
+            by_task.setdefault(parts[1], {})[parts[2]] = value
+    return by_task

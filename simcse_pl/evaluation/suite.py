@@ -24,19 +24,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from simcse_pl.evaluation.base import ALL_METRICS, MAIN_METRIC, METRICS, STS_METRICS, Task
+from simcse_pl.evaluation.base import (  # noqa: F401 - split_key / unflatten are part of this module's interface
+    MAIN_METRIC,
+    METRICS,
+    PAPER_COLUMNS,
+    STS_METRICS,
+    TITLES,
+    Task,
+    split_key,
+    unflatten,
+)
 from simcse_pl.sources import DataError
 
 Results = dict[str, Any]
 EncodeFn = Callable[[list[str]], Any]  # sentences -> [n, d] vectors (Tensor or numpy), in input order
 AVG = "avg"
-# the paper's table: column titles in its order
-PAPER_COLUMNS = {
-    "sts12": "STS12", "sts13": "STS13", "sts14": "STS14", "sts15": "STS15", "sts16": "STS16",
-    "stsb": "STS-B", "sickr": "SICK-R",
-}
-TITLES = {**PAPER_COLUMNS, "stsb_zh": "STS-B-zh", "atec": "ATEC", "bq": "BQ", "lcqmc": "LCQMC", "pawsx": "PAWSX",
-          "sohu_dd": "SOHU-dd", "sohu_dc": "SOHU-dc"}
 
 
 def _encode_fn(encoder: Any) -> EncodeFn:
@@ -104,25 +106,6 @@ def flatten(stage: str, results: Results) -> dict[str, float]:
     if AVG in results and sum(t["kind"] == "sts" for t in results["tasks"].values()) > 1:
         flat.update({f"{stage}/{AVG}_{m}": float(v) for m, v in results[AVG].items()})
     return flat
-
-
-def split_key(key: str) -> tuple[str, str, str] | None:
-    """``"test/stsb_zh_spearman"`` -> ``("test", "stsb_zh", "spearman")``; None for a key that is no task metric."""
-    stage, _, rest = key.partition("/")
-    for metric in sorted(ALL_METRICS, key=len, reverse=True):
-        if rest.endswith(f"_{metric}") and len(rest) > len(metric) + 1:
-            return stage, rest[: -len(metric) - 1], metric
-    return None
-
-
-def unflatten(metrics: Mapping[str, float]) -> dict[str, dict[str, float]]:
-    """Flat logger keys back to ``{task: {metric: value}}`` (``avg`` included as a task); other keys are left out."""
-    by_task: dict[str, dict[str, float]] = {}
-    for key, value in metrics.items():
-        parts = split_key(key)
-        if parts is not None:
-            by_task.setdefault(parts[1], {})[parts[2]] = value
-    return by_task
 
 
 def title(task: str) -> str:
