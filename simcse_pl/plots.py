@@ -162,7 +162,9 @@ def objective_figure(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], met
         for ax, key in zip(axes[0], keys):
             objective_panel(ax, done, key, metric, baseline)
         axes[0][0].legend(fontsize=8, loc="best")
-    fig.suptitle(title or f"best {metric_label(metric)} per job ({len(done)} of {len(rows)} jobs finished)", fontsize=11)
+    untrained = f"; untrained {baseline:.2f}" if is_grid(done, keys) and is_number(baseline) else ""
+    fig.suptitle(title or f"best {metric_label(metric)} per job ({len(done)} of {len(rows)} jobs finished{untrained})",
+                 fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
