@@ -36,7 +36,9 @@ class ConfigError(ValueError):
     """A config value of the wrong type or outside its allowed range; the message names the key."""
 
 
-POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2")
+# the registered poolers (simcse_pl/poolers/, one file each), listed here so composing needs no torch import;
+# tests/unit/test_encoder.py checks the two lists agree
+POOLERS = ("cls", "cls_before_pooler", "avg", "mean", "avg_first_last", "avg_top2", "last_token", "mask")
 
 
 @dataclass
@@ -47,8 +49,32 @@ class PathsConfig:
 
 
 @dataclass
+class PromptConfig:
+    """A template around each sentence (simcse_pl/prompt.py): ``[X]`` is the sentence, ``[MASK]`` the tokenizer's
+    mask token (PromptBERT: ``This sentence : "[X]" means [MASK] .`` with ``pooler: mask``). null: no prompt."""
+
+    template: Optional[str] = None
+    # PromptBERT's "different templates as positives": the second column of each training example uses this one
+    template2: Optional[str] = None
+    # subtract the template-only vector (at the same positions): in training only (PromptBERT), or always
+    denoise: Annotated[str, one_of("none", "train", "always")] = "none"
+
+
+@dataclass
+class LoraSettings:
+    """LoRA adapters through peft (simcse_pl/lora.py): only they train and are checkpointed. ``r: null`` = off."""
+
+    r: Optional[Annotated[int, at_least(1)]] = None
+    alpha: Optional[Annotated[float, greater(0)]] = None  # null: 2·r (LLM2Vec)
+    dropout: Annotated[float, between(0, 1, high_open=True)] = 0.0
+    # null: every linear projection of a Llama/Mistral/Qwen decoder, peft's default for other architectures
+    target_modules: Optional[List[str]] = None
+
+
+@dataclass
 class ModelConfig:
-    """``SimCSEModule``'s encoder and pooler (conf/model/*.yaml are deltas of these defaults)."""
+    """``SimCSEModule``'s encoder and pooler (conf/model/*.yaml are deltas of these defaults); simcse_pl/encoder.py
+    says what each setting does."""
 
     name_or_path: Optional[str] = None
     random_init: Optional[Dict[str, Any]] = None
@@ -56,6 +82,16 @@ class ModelConfig:
     mlp_only_train: bool = True
     trust_remote_code: bool = False
     compile: bool = False
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    # decoders (Llama, Mistral, Qwen2/3): LLM2Vec's bidirectional attention, the padding side (null: the
+    # tokenizer's), the attention dropout (SimCSE's noise; null: the model's)
+    bidirectional: bool = False
+    padding_side: Optional[Annotated[str, one_of("left", "right")]] = None
+    attention_dropout: Optional[Annotated[float, between(0, 1, high_open=True)]] = None
+    # weights' dtype when loading (null: float32); activations recomputed in the backward pass
+    dtype: Optional[Annotated[str, one_of("float32", "bfloat16", "float16")]] = None
+    gradient_checkpointing: bool = False
+    lora: LoraSettings = field(default_factory=LoraSettings)
 
 
 @dataclass

@@ -1,8 +1,18 @@
-"""Save a trained encoder as a Hugging Face model directory that is also a sentence-transformers model.
+"""Save a trained encoder as a Hugging Face model directory that is also, when it can be, a sentence-transformers
+model.
 
-``AutoModel.from_pretrained(dir)`` loads the encoder; ``SentenceTransformer(dir)`` loads encoder + the
-pooling used at inference ([CLS] for the paper's unsupervised recipe; [CLS] + the MLP head as a Dense
-layer when the head is kept). ``simcse_pl.json`` records the pooler for simcse-pl's own loaders.
+``AutoModel.from_pretrained(dir)`` loads the backbone (with LoRA: the adapters merged into its weights; a
+bidirectional decoder keeps ``is_causal: false`` in config.json, which transformers honours); ``AutoTokenizer``
+its tokenizer as trained (a decoder's appends EOS, pads on the trained side). ``simcse_pl.json`` records the pooler
+by name, its prompt template and whether its MLP head is used at inference (the head's weights:
+``pooler.safetensors``); ``SimCSE.from_pretrained(dir)`` rebuilds exactly the training model's eval-mode vectors.
+
+``SentenceTransformer(dir)``: written when the pooler has a sentence-transformers equivalent (its class says which:
+``Pooling`` mean / cls / lasttoken, plus a tanh ``Dense`` layer for a kept [CLS] head) and the prompt, if any, is a
+prefix that tokenizes the same joined to the sentence (a sentence-transformers ``prompts`` entry, the default);
+otherwise the folder is Hugging Face + simcse_pl.json only, and ``simcse_pl.json``'s ``sentence_transformers`` says
+why (also logged). With LoRA, ``adapter/`` holds the adapter alone (peft format: ``PeftModel.from_pretrained(base,
+dir/adapter)``).
 
 A model trained with ``loss=matryoshka`` (``export_model(..., objective=module.objective)``) also records the
 sizes it was trained to be cut to: ``"matryoshka_dims"`` in ``simcse_pl.json`` (``SimCSE.trained_dims``), and a
@@ -16,41 +26,59 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from typing import Any
 
+from safetensors.torch import save_file
 from torch import nn
-from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from simcse_pl.pooling import Pooler, sentence_transformers_mode
+from simcse_pl.lora import is_peft, save_merged
+from simcse_pl.poolers import NotExportable, Pooler
 
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "simcse_pl.json"
+POOLER_WEIGHTS = "pooler.safetensors"
 
 
 def export_model(
-    encoder: PreTrainedModel,
+    encoder: nn.Module,
     pooler: Pooler,
     tokenizer: PreTrainedTokenizerBase,
     out_dir: str,
     max_len: int | None = None,
     objective: nn.Module | None = None,
+    adapter: bool = True,
 ) -> str:
-    """Write ``out_dir``; ``objective`` (the module's) tells which truncated sizes the model was trained for."""
+    """Write ``out_dir``; ``objective`` (the module's) tells which truncated sizes the model was trained for;
+    ``adapter``: with LoRA, also write the adapter alone (``adapter/``)."""
     dims = trained_dims(objective)
     os.makedirs(out_dir, exist_ok=True)
-    encoder.save_pretrained(out_dir)
+    if is_peft(encoder):
+        save_merged(encoder, out_dir, adapter=adapter)
+    else:
+        encoder.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    config: dict[str, object] = {"pooler": pooler.kind, "mlp": pooler.uses_mlp_at_inference}
+    prompt = getattr(pooler, "prompt", None)
+    config: dict[str, Any] = {"pooler": pooler.kind, "mlp": pooler.uses_mlp_at_inference}
+    if prompt is not None:
+        config["prompt"] = prompt.config()
     if dims:
         config["matryoshka_dims"] = dims
+    if pooler.uses_mlp_at_inference:
+        assert pooler.mlp is not None
+        save_file({k: v.detach().cpu().contiguous() for k, v in pooler.mlp.state_dict().items()},
+                  os.path.join(out_dir, POOLER_WEIGHTS))
+    try:
+        modules = pooler.sentence_transformers(int(encoder.config.hidden_size))
+        prefix = prompt.sentence_transformers_prompt(tokenizer) if prompt is not None else None
+    except NotExportable as exc:
+        config["sentence_transformers"] = f"not written: {exc}"
+        log.warning("%s: exported in Hugging Face format only (load it with SimCSE.from_pretrained): %s", out_dir, exc)
+    else:
+        _save_sentence_transformers(modules, prefix, out_dir, max_len, dims)
     with open(os.path.join(out_dir, CONFIG_NAME), "w") as f:
         json.dump(config, f, indent=2)
-    mode = sentence_transformers_mode(pooler)
-    if mode is None:
-        log.warning("pooler %r has no sentence-transformers equivalent: exported in Hugging Face format only", pooler.kind)
-    else:
-        _save_sentence_transformers(pooler, mode, out_dir, max_len, dims)
     return out_dir
 
 
@@ -77,19 +105,13 @@ def matryoshka_card(dims: Sequence[int]) -> str:
     )
 
 
-def _save_sentence_transformers(pooler: Pooler, mode: str, out_dir: str, max_len: int | None,
+def _save_sentence_transformers(pooling: list[nn.Module], prompt: str | None, out_dir: str, max_len: int | None,
                                 dims: Sequence[int] | None = None) -> None:
     from sentence_transformers import SentenceTransformer, models
 
     transformer = models.Transformer(out_dir, max_seq_length=max_len)
-    dim = transformer.get_embedding_dimension()
-    modules: list[nn.Module] = [transformer, models.Pooling(dim, pooling_mode=mode)]
-    if pooler.uses_mlp_at_inference:
-        assert pooler.mlp is not None
-        dense = models.Dense(dim, dim, bias=True, activation_function=nn.Tanh())
-        dense.linear.load_state_dict(pooler.mlp.dense.state_dict())
-        modules.append(dense)
-    model = SentenceTransformer(modules=modules, device="cpu")
+    prompts = {"prompts": {"default": prompt}, "default_prompt_name": "default"} if prompt else {}
+    model = SentenceTransformer(modules=[transformer, *pooling], device="cpu", **prompts)
     if dims:
         model.model_card_data.add_tags("matryoshka")
     model.save(out_dir)

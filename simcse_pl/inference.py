@@ -1,9 +1,12 @@
 """SimCSE: encode sentences, compare them and search a corpus with a trained (or any) encoder.
 
 ``SimCSE.from_pretrained`` takes a directory written by ``simcse_pl.export`` (its ``simcse_pl.json`` names the
-pooler), a sentence-transformers directory (pooling read from ``modules.json``), a plain Hugging Face model
-id or folder, or a Lightning ``.ckpt`` of ``SimCSEModule``. Sentence vectors come from the project's
-``Pooler`` and ``evaluation.encode``, the same code that scores STS, so search and benchmark agree.
+pooler and the prompt template), a sentence-transformers directory (pooling read from ``modules.json``: mean,
+cls, lasttoken, cls + tanh Dense), a plain Hugging Face model id or folder ([CLS] for an encoder, the last token
+for a decoder), or a Lightning ``.ckpt`` of ``SimCSEModule`` (with LoRA: the base model named in it plus the
+checkpoint's adapters). Each becomes a ``SentenceEncoder`` (simcse_pl/encoder.py), the object training uses, and
+vectors come from ``evaluation.encode``, the same code that scores STS, so search and benchmark agree. Poolers
+are built by registered name only: no file chooses code.
 
 ``pooler="cls"`` means [CLS] + the model's trained MLP head when it keeps one at inference, else the encoder's
 own pooler layer (SimCSE's convention for its released checkpoints, whose head is saved there).
@@ -30,14 +33,18 @@ from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from transformers.utils import cached_file
 
-from simcse_pl.encoder import ModelLoadError, load_encoder, load_tokenizer, resolve_name_or_path
+from simcse_pl.encoder import ModelLoadError, SentenceEncoder, family_of, load_encoder, load_tokenizer, resolve_name_or_path
 from simcse_pl.evaluation import encode, positive_int
-from simcse_pl.export import CONFIG_NAME
-from simcse_pl.pooling import Pooler, sentence_vectors
+from simcse_pl.export import CONFIG_NAME, POOLER_WEIGHTS
+from simcse_pl.lora import is_adapter_key
+from simcse_pl.poolers import POOLERS
 from simcse_pl.resume import read_checkpoint
 
 # sentence-transformers pooling modes that one of our poolers reproduces
-ST_POOLING = {"mean": "avg", "cls": "cls_before_pooler"}
+ST_POOLING = {"mean": "avg", "cls": "cls_before_pooler", "lasttoken": "last_token"}
+# the settings of a checkpoint's model.* that loading it uses (all plain data; the pooler is a registered name)
+CHECKPOINT_SETTINGS = ("name_or_path", "random_init", "pooler", "mlp_only_train", "prompt", "bidirectional",
+                       "padding_side", "attention_dropout", "dtype", "lora")
 
 
 class Hit(NamedTuple):
@@ -53,6 +60,7 @@ class PoolingSpec(NamedTuple):
     mlp: dict[str, Tensor] | None = None
     normalize: bool = False
     trained_dims: list[int] | None = None  # the prefix sizes a Matryoshka objective trained (simcse_pl.json)
+    prompt: dict[str, Any] | None = None  # model.prompt (simcse_pl.json)
 
 
 class SimCSE:
@@ -60,9 +68,7 @@ class SimCSE:
 
     def __init__(
         self,
-        encoder: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
-        pooler: Pooler,
+        model: SentenceEncoder,
         device: str | torch.device | None = None,
         max_length: int | None = None,
         normalize: bool = False,
@@ -71,10 +77,8 @@ class SimCSE:
         trained_dims: list[int] | None = None,
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.encoder = encoder.eval().to(self.device)
-        self.pooler = pooler.eval().to(self.device)
-        self.tokenizer = tokenizer
-        default = _max_length(tokenizer, encoder)
+        self.model = model.eval().to(self.device)
+        default = _max_length(model)
         self.max_length = default if max_length is None else positive_int("max_length", max_length)
         self.normalize = normalize
         self.precision = precision  # see evaluation.PRECISIONS: "auto" is fp32 on CPUs, bf16/fp16 on GPUs
@@ -82,6 +86,18 @@ class SimCSE:
         self.dim = None if dim is None else self._check_dim(dim)
         self.corpus: list[str] = []
         self._index: Any = None
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.model.encoder
+
+    @property
+    def pooler(self) -> nn.Module:
+        return self.model.pooler
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        return self.model.tokenizer
 
     @classmethod
     def from_pretrained(
@@ -98,21 +114,25 @@ class SimCSE:
         run the model folder's (or hub repo's) own Python code; only the caller can allow it, never a file.
         ``dim``: every vector cut to its first ``dim`` coordinates (a Matryoshka model's ``trained_dims``)."""
         path_or_id = str(path_or_id)
+        if pooler is not None and pooler not in POOLERS:
+            raise ValueError(f"pooler={pooler!r} is not one of {', '.join(POOLERS)}")
         if path_or_id.endswith(".ckpt"):
-            encoder, tokenizer, spec = _from_checkpoint(path_or_id, trust_remote_code)
+            model, spec = _from_checkpoint(path_or_id, trust_remote_code, pooler)
         else:
             source = resolve_name_or_path(path_or_id)
             encoder = load_encoder(path_or_id, trust_remote_code=trust_remote_code)
-            tokenizer = load_tokenizer(path_or_id, trust_remote_code=trust_remote_code)
-            spec = _saved_pooling(source) or PoolingSpec("cls" if _own_pooler(encoder) else "cls_before_pooler")
+            saved = _saved_pooling(source)
+            # a saved model's tokenizer is used as saved (a decoder's already appends EOS when simcse-pl wrote it)
+            tokenizer = load_tokenizer(path_or_id, trust_remote_code=trust_remote_code, decoder_setup=saved is None)
+            spec = saved or PoolingSpec(_default_pooler(encoder))
             max_length = _st_max_length(source) if max_length is None else max_length
-        pooling = _build_pooler(pooler or spec.kind, spec, encoder)
-        return cls(encoder, tokenizer, pooling, device, max_length, spec.normalize, precision, dim, spec.trained_dims)
+            model = _build(encoder, tokenizer, pooler or spec.kind, spec)
+        return cls(model, device, max_length, spec.normalize, precision, dim, spec.trained_dims)
 
     @property
     def dimension(self) -> int:
         """The size of the full sentence vectors (every pooler keeps the encoder's hidden size)."""
-        return int(self.encoder.config.hidden_size)
+        return self.model.hidden_size
 
     def _check_dim(self, dim: int) -> int:
         positive_int("dim", dim)
@@ -122,8 +142,9 @@ class SimCSE:
         return dim
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
-        """Sentence vectors for token ids, exactly as ``SimCSEModule.embed`` computes them."""
-        return sentence_vectors(self.encoder, self.pooler, input_ids, attention_mask, token_type_ids)
+        """Sentence vectors for token ids, exactly as ``SimCSEModule.embed`` computes them (the same
+        ``SentenceEncoder``)."""
+        return self.model(input_ids, attention_mask, token_type_ids)
 
     def encode(
         self,
@@ -207,17 +228,28 @@ def _own_pooler(encoder: PreTrainedModel) -> nn.Module | None:
     return pooler if isinstance(getattr(pooler, "dense", None), nn.Linear) else None
 
 
-def _build_pooler(kind: str, spec: PoolingSpec, encoder: PreTrainedModel) -> Pooler:
-    pooler = Pooler(kind, encoder.config.hidden_size, mlp_only_train=False)
-    if pooler.mlp is None:
-        return pooler
-    if spec.mlp is not None:
-        pooler.mlp.dense.load_state_dict(spec.mlp)
-    elif (own := _own_pooler(encoder)) is not None:
-        pooler.mlp.dense.load_state_dict(own.dense.state_dict())
-    else:
-        raise ModelLoadError("pooler 'cls' needs a trained MLP head and this model has none: use cls_before_pooler")
-    return pooler
+def _default_pooler(encoder: nn.Module) -> str:
+    """No saved pooling: SimCSE's [CLS] (through the encoder's own pooler layer when it has one) for an encoder, the
+    last token (EOS) for a decoder."""
+    if family_of(str(encoder.config.model_type)) == "decoder":
+        return "last_token"
+    return "cls" if _own_pooler(encoder) else "cls_before_pooler"
+
+
+def _build(encoder: nn.Module, tokenizer: PreTrainedTokenizerBase, kind: str, spec: PoolingSpec) -> SentenceEncoder:
+    """The ``SentenceEncoder`` of a loaded backbone and tokenizer with the registered pooler ``kind``: its MLP head
+    from ``spec`` (or, for ``cls``, the encoder's own pooler layer), used at inference when there is one."""
+    head = POOLERS[kind].has_head
+    weights = spec.mlp if spec.mlp is not None else None
+    if head and weights is None and kind == "cls":
+        own = _own_pooler(encoder)
+        if own is None:
+            raise ModelLoadError("pooler 'cls' needs a trained MLP head and this model has none: use cls_before_pooler")
+        weights = own.dense.state_dict()
+    model = SentenceEncoder.from_parts(encoder, tokenizer, kind, mlp_only_train=weights is None, prompt=spec.prompt)
+    if model.pooler.mlp is not None and weights is not None:
+        model.pooler.mlp.dense.load_state_dict(weights)
+    return model
 
 
 def _read_json(source: str, filename: str) -> Any:
@@ -239,10 +271,13 @@ def _saved_pooling(source: str) -> PoolingSpec | None:
     dense = [m for m in modules if m["type"].endswith("Dense")]
     config = _read_json(source, CONFIG_NAME)
     if config is not None:
-        mlp = _dense_weights(source, dense[0]["path"]) if config["mlp"] else None
-        kept = mlp is not None or config["pooler"] != "cls"  # "cls" whose head was dropped is plain [CLS]
+        kind = config["pooler"]
+        if kind not in POOLERS:
+            raise ModelLoadError(f"{source}: {CONFIG_NAME} names pooler {kind!r}, not one of {', '.join(POOLERS)}")
+        mlp = _head_weights(source, dense) if config["mlp"] else None
+        kept = mlp is not None or kind != "cls"  # "cls" whose head was dropped is plain [CLS]
         dims = config.get("matryoshka_dims")
-        return PoolingSpec(config["pooler"] if kept else "cls_before_pooler", mlp, trained_dims=dims)
+        return PoolingSpec(kind if kept else "cls_before_pooler", mlp, trained_dims=dims, prompt=config.get("prompt"))
     if not modules:
         return None
     pooling = next((m for m in modules if m["type"].endswith("Pooling")), None)
@@ -267,6 +302,17 @@ def _st_pooling_modes(config: dict[str, Any]) -> list[str]:
     return [flags.get(k, k) for k, on in config.items() if k.startswith("pooling_mode_") and on]
 
 
+def _head_weights(source: str, dense: list[dict[str, Any]]) -> dict[str, Tensor]:
+    """The MLP head an export kept: ``pooler.safetensors``, else (earlier exports) its sentence-transformers Dense."""
+    path = cached_file(source, POOLER_WEIGHTS, _raise_exceptions_for_missing_entries=False)
+    if path is not None:
+        state = load_file(path)
+        return {"weight": state["dense.weight"], "bias": state["dense.bias"]}
+    if not dense:
+        raise ModelLoadError(f"{source}: {CONFIG_NAME} says the MLP head is used but the folder has no {POOLER_WEIGHTS}")
+    return _dense_weights(source, dense[0]["path"])
+
+
 def _dense_weights(source: str, folder: str) -> dict[str, Tensor]:
     """A sentence-transformers Dense layer (our MLP head: linear + tanh) as ``nn.Linear`` weights."""
     config = _read_json(source, f"{folder}/config.json")
@@ -283,19 +329,23 @@ def _st_max_length(source: str) -> int | None:
     return (config or {}).get("max_seq_length")
 
 
-def _max_length(tokenizer: PreTrainedTokenizerBase, encoder: PreTrainedModel) -> int:
-    """The tokenizer's limit, capped by the positions the encoder has (some tokenizers say "unlimited")."""
+def _max_length(model: SentenceEncoder) -> int:
+    """The tokenizer's limit, capped by the positions the encoder has (some tokenizers say "unlimited"), less what
+    a prompt template adds."""
+    tokenizer, encoder = model.tokenizer, model.encoder
     positions = getattr(encoder.config, "max_position_embeddings", None) or tokenizer.model_max_length
-    return min(tokenizer.model_max_length, positions)
+    extra = model.prompt.extra_tokens if model.prompt is not None else 0
+    return min(tokenizer.model_max_length, positions) - extra
 
 
 def _from_checkpoint(
-    path: str, trust_remote_code: bool = False
-) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, PoolingSpec]:
-    """Encoder, tokenizer and pooling of a ``SimCSEModule`` checkpoint (tensors only: ``weights_only``).
+    path: str, trust_remote_code: bool = False, pooler: str | None = None
+) -> tuple[SentenceEncoder, PoolingSpec]:
+    """The ``SentenceEncoder`` of a ``SimCSEModule`` checkpoint (tensors only: ``weights_only``).
 
-    The checkpoint names the base model and pooler, as data: it cannot switch on remote code (a crafted file
-    that passes ``weights_only`` would otherwise run the code of any folder or hub repo it names)."""
+    The checkpoint names the base model, pooler and prompt, as data: it cannot switch on remote code (a crafted file
+    that passes ``weights_only`` would otherwise run the code of any folder or hub repo it names). Trained with LoRA,
+    it holds the adapters only: the base is loaded (or, random, rebuilt from its seed) from its settings."""
     state = read_checkpoint(path)
     model_cfg = (state.get("hyper_parameters") or {}).get("model")
     if not isinstance(model_cfg, dict) or "pooler" not in model_cfg:
@@ -306,15 +356,28 @@ def _from_checkpoint(
             f"{model_cfg.get('name_or_path')!r}; if you trust that code, pass trust_remote_code=True "
             "(simcse-eval / simcse-encode: --trust-remote-code)"
         )
-    base = {"name_or_path": model_cfg.get("name_or_path"), "random_init": model_cfg.get("random_init")}
-    encoder = load_encoder(**base, trust_remote_code=trust_remote_code)
+    settings = {k: model_cfg.get(k) for k in CHECKPOINT_SETTINGS if model_cfg.get(k) is not None}
+    settings.setdefault("name_or_path", None)
+    encoder = load_encoder(**settings, trust_remote_code=trust_remote_code)
     weights = state["state_dict"]
     own = {k.removeprefix("encoder."): v for k, v in weights.items() if k.startswith("encoder.")}
     try:
-        encoder.load_state_dict(own)
+        if any(is_adapter_key(k) for k in own):
+            missing, unexpected = encoder.load_state_dict(own, strict=False)
+            missing = [k for k in missing if is_adapter_key(k)]
+            if missing or unexpected:
+                raise RuntimeError(f"adapters missing {missing[:3]}, unexpected weights {unexpected[:3]}")
+        else:
+            encoder.load_state_dict(own)
     except RuntimeError as exc:
-        raise ModelLoadError(f"{path}: its weights do not fit {base['name_or_path']!r} ({str(exc).splitlines()[0]})") from None
+        name = settings.get("name_or_path")
+        raise ModelLoadError(f"{path}: its weights do not fit {name!r} ({str(exc).splitlines()[0]})") from None
+    tokenizer = load_tokenizer(**settings, trust_remote_code=trust_remote_code)
     mlp = {k.removeprefix("pooler.mlp.dense."): v for k, v in weights.items() if k.startswith("pooler.mlp.dense.")}
-    keeps_mlp = model_cfg["pooler"] == "cls" and not model_cfg.get("mlp_only_train", False)
-    kind = model_cfg["pooler"] if keeps_mlp or model_cfg["pooler"] != "cls" else "cls_before_pooler"
-    return encoder, load_tokenizer(**base, trust_remote_code=trust_remote_code), PoolingSpec(kind, mlp if keeps_mlp else None)
+    trained = model_cfg["pooler"]
+    if trained not in POOLERS:
+        raise ModelLoadError(f"{path}: pooler {trained!r} is not one of {', '.join(POOLERS)}")
+    keeps_mlp = POOLERS[trained].has_head and not model_cfg.get("mlp_only_train", False)
+    kind = trained if keeps_mlp or trained != "cls" else "cls_before_pooler"
+    spec = PoolingSpec(kind, mlp if keeps_mlp else None, prompt=model_cfg.get("prompt"))
+    return _build(encoder.eval(), tokenizer, pooler or kind, spec), spec

@@ -10,10 +10,10 @@ import torch
 from torch import Tensor, nn
 from transformers import get_linear_schedule_with_warmup
 
-from simcse_pl.encoder import load_encoder
+from simcse_pl.encoder import SentenceEncoder
 from simcse_pl.evaluation import Task, flatten, run_suite
+from simcse_pl.lora import is_adapter_key
 from simcse_pl.losses.base import Auxiliary, Objective
-from simcse_pl.pooling import Pooler, sentence_vectors
 from simcse_pl.step import encode_views, training_step
 
 DEFAULT_OPTIM = {"lr": 3e-5, "weight_decay": 0.0, "betas": (0.9, 0.999), "eps": 1e-8, "warmup_ratio": 0.0}
@@ -35,11 +35,14 @@ class SimCSEModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["loss", "auxiliaries"])
-        # from_pretrained returns eval mode and Lightning keeps submodule modes: dropout is the whole point here
-        self.encoder = load_encoder(**model).train()
-        if model.get("compile"):
-            self.encoder.compile()  # in place: parameter names, so checkpoints and the export, are unchanged
-        self.pooler = Pooler(model["pooler"], self.encoder.config.hidden_size, model.get("mlp_only_train", False))
+        # backbone + tokenizer + pooler (+ prompt): simcse_pl/encoder.py. Its two modules are registered here under
+        # their own names (checkpoint keys encoder.* / pooler.*); the SentenceEncoder holds the same modules
+        encoder = SentenceEncoder.from_config(model)
+        self.encoder = encoder.encoder
+        self.pooler = encoder.pooler
+        self.__dict__["sentence_encoder"] = encoder  # not a registered child: its modules are the two above
+        # the training step hands embed each row's column when a prompt's second template depends on it
+        self.embeds_columns = encoder.reads_columns
         self.objective = loss
         self.auxiliaries = nn.ModuleDict(auxiliaries or {})
         for auxiliary in self.auxiliaries.values():
@@ -49,9 +52,33 @@ class SimCSEModule(pl.LightningModule):
         self._eval_outputs: dict[int, list[tuple[Tensor, Tensor]]] = {}
         self.last_validated_step = -1
 
-    def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
-        """Sentence vectors ``[n, d]`` for token ids ``[n, L]`` (the pooler decides [CLS]/mean/MLP)."""
-        return sentence_vectors(self.encoder, self.pooler, input_ids, attention_mask, token_type_ids)
+    def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None,
+              column: Tensor | None = None) -> Tensor:
+        """Sentence vectors ``[n, d]`` for token ids ``[n, L]``: the SentenceEncoder's (prompt template, backbone,
+        pooler, denoising, MLP head); ``column``: each row's column in the training batch."""
+        return self.sentence_encoder(input_ids, attention_mask, token_type_ids, column)
+
+    # LoRA: the frozen backbone weights are rebuilt from model.* and never checkpointed; the adapters, the pooler's
+    # head and every other module's state are (simcse_pl/lora.py)
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        state = super().state_dict(*args, **kwargs)
+        if self.sentence_encoder.adapter_only:
+            prefix = kwargs.get("prefix", args[1] if len(args) > 1 else "")
+            for key in [k for k in state if k.startswith(prefix + "encoder.") and not is_adapter_key(k)]:
+                del state[key]
+        return state
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        if not self.sentence_encoder.adapter_only:
+            return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        expected = set(self.state_dict())
+        missing = sorted(expected - set(state_dict))
+        unexpected = sorted(set(state_dict) - expected)
+        if strict and (missing or unexpected):
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: missing keys {missing[:5]}, "
+                               f"unexpected keys {unexpected[:5]}")
+        result = super().load_state_dict(state_dict, strict=False, assign=assign)
+        return type(result)([k for k in result.missing_keys if k in expected], result.unexpected_keys)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         """``[B, S, L]`` token ids -> ``[B, S', d]`` vectors, as the training step encodes them (GradCache included)."""

@@ -36,6 +36,8 @@ def encode_views(module: SimCSEModule, batch: dict[str, Tensor], mini_batch_size
         for k, v in batch.items()
         if k in TOKEN_INPUTS
     }
+    if getattr(module, "embeds_columns", False):  # a prompt's second template is for columns >= 1 (PromptBERT)
+        flat["column"] = torch.arange(views, device=ids.device).repeat(ids.shape[0])
     if mini_batch_size and mini_batch_size < flat["input_ids"].shape[0] and torch.is_grad_enabled():
         return cached_embed(module.embed, flat, mini_batch_size).view(ids.shape[0], views, -1)
     return module.embed(**flat).view(ids.shape[0], views, -1)

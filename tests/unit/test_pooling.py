@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from simcse_pl.pooling import Pooler
+from simcse_pl.pooling import NotExportable, Pooler
 
 # batch of 2, length 3, dim 2; the second sentence has one padding token
 MASK = torch.tensor([[1, 1, 1], [1, 1, 0]])
@@ -53,3 +53,40 @@ def test_mlp_only_in_training():
 def test_unknown_pooler_names_the_key():
     with pytest.raises(ValueError, match="model.pooler='max'"):
         Pooler("max", hidden_size=2)
+
+
+def test_mean_is_avg_by_another_name():
+    assert torch.equal(pool("mean"), pool("avg"))
+
+
+def test_last_token_takes_the_last_real_token_with_either_padding():
+    assert torch.equal(pool("last_token"), torch.tensor([[11.0, 12.0], [2.0, 4.0]]))
+    left_mask = torch.tensor([[1, 1, 1], [0, 1, 1]])
+    left = Pooler("last_token", hidden_size=2).eval()(LAST, left_mask, HIDDEN)
+    assert torch.equal(left, torch.tensor([[11.0, 12.0], [999.0, 999.0]]))
+
+
+def test_mask_pooler_takes_the_given_positions_and_needs_them():
+    pooler = Pooler("mask", hidden_size=2, mlp_only_train=True).eval()  # PromptBERT's head: in training only
+    assert torch.equal(pooler(LAST, MASK, HIDDEN, positions=torch.tensor([1, 0])), torch.tensor([[9.0, 10.0], [6.0, 0.0]]))
+    with pytest.raises(ValueError, match="pooler 'mask' reads the mask token of a prompt template"):
+        pooler(LAST, MASK, HIDDEN)
+
+
+@pytest.mark.parametrize("kind, modes", [
+    ("cls", ["cls", "Dense"]), ("cls_before_pooler", ["cls"]), ("avg", ["mean"]), ("mean", ["mean"]),
+    ("last_token", ["lasttoken"]),
+])
+def test_each_pooler_names_its_sentence_transformers_modules(kind, modes):
+    modules = Pooler(kind, hidden_size=2).sentence_transformers(2)
+    names = [getattr(m, "pooling_mode", type(m).__name__) for m in modules]
+    assert names == modes
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("avg_first_last", "averages two layers"), ("avg_top2", "averages two layers"),
+    ("mask", "takes the mask token inside the prompt template"),
+])
+def test_poolers_without_a_sentence_transformers_equivalent_say_why(kind, reason):
+    with pytest.raises(NotExportable, match=reason):
+        Pooler(kind, hidden_size=2).sentence_transformers(2)

@@ -1,0 +1,146 @@
+"""The pooler seam: how a backbone's token states become one vector per sentence, and how that is exported.
+
+A pooler is a small class registered under one or more names (``@register("avg", "mean")``); ``model.pooler``,
+``simcse_pl.json`` and checkpoints name it, and only a registered name can be built: a saved file never chooses
+code. Each class says
+
+- ``pool``: the vector from the last layer (and, with ``needs_hidden_states``, every layer's states);
+- ``sentence_transformers``: the sentence-transformers modules that compute the same vector after the
+  ``Transformer`` module (a ``Pooling`` mode, plus a ``Dense`` layer for a kept MLP head), or ``NotExportable``
+  with the reason;
+- ``decoders``: whether it makes sense on a decoder backbone (the first token of a causal model has seen nothing).
+
+``embed`` is the whole path from token ids to vectors, the one definition training, validation, the export and
+inference share: the prompt (simcse_pl/prompt.py) puts each sentence in its template, the backbone runs, the
+pooler pools, template denoising subtracts the template-only vector, and the MLP head (SimCSE's, optional)
+applies. A new pooler is one file in this package with a ``Pooler`` subclass and its ``@register`` line (and its
+name in ``simcse_pl.config.POOLERS``, which composing checks without importing torch).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from simcse_pl.prompt import Prompt
+
+POOLERS: dict[str, type[Pooler]] = {}
+
+
+class NotExportable(Exception):
+    """This pooler (or prompt) has no sentence-transformers equivalent; the message says why."""
+
+
+def register(*names: str):
+    """Class decorator: make the pooler buildable under ``names`` (``model.pooler=<name>``)."""
+
+    def add(cls: type[Pooler]) -> type[Pooler]:
+        for name in names:
+            if name in POOLERS:
+                raise ValueError(f"pooler name {name!r} is registered twice ({POOLERS[name].__name__}, {cls.__name__})")
+            POOLERS[name] = cls
+        return cls
+
+    return add
+
+
+def masked_mean(states: Tensor, attention_mask: Tensor) -> Tensor:
+    """Mean over the real tokens only: padding must not dilute the average."""
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    return (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def last_positions(attention_mask: Tensor) -> Tensor:
+    """Index of each row's last real token, for right or left padding alike."""
+    length = attention_mask.shape[1]
+    return length - 1 - attention_mask.flip(1).to(dtype=attention_mask.dtype).argmax(1)
+
+
+class MLPHead(nn.Module):
+    """Linear + tanh over the pooled vector, as BERT's pooler but freshly initialised (SimCSE's ``MLPLayer``)."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.activation = nn.Tanh()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.activation(self.dense(x))
+
+
+class Pooler(nn.Module):
+    """Token states -> one vector per sentence; subclasses define ``pool`` (and their export rule)."""
+
+    needs_hidden_states: ClassVar[bool] = False
+    has_head: ClassVar[bool] = False  # SimCSE's MLP head over the pooled vector ([CLS], PromptBERT's mask token)
+    decoders: ClassVar[bool] = True
+
+    def __init__(self, kind: str, hidden_size: int, mlp_only_train: bool = False, prompt: Prompt | None = None) -> None:
+        super().__init__()
+        self.kind = kind
+        self.mlp_only_train = mlp_only_train
+        self.mlp = MLPHead(hidden_size) if self.has_head else None
+        self.prompt = prompt
+
+    # what a subclass defines
+    def pool(
+        self, last_hidden: Tensor, attention_mask: Tensor, hidden_states: tuple[Tensor, ...] | None, positions: Tensor | None
+    ) -> Tensor:
+        raise NotImplementedError
+
+    def sentence_transformers(self, dim: int) -> list[nn.Module]:
+        """The sentence-transformers modules after ``Transformer`` that give this pooler's vectors at inference."""
+        raise NotExportable(f"pooler {self.kind!r} has no sentence-transformers equivalent")
+
+    # shared
+    @property
+    def uses_mlp_at_inference(self) -> bool:
+        return self.mlp is not None and not self.mlp_only_train
+
+    def head(self, pooled: Tensor) -> Tensor:
+        if self.mlp is not None and (self.training or not self.mlp_only_train):
+            return self.mlp(pooled)
+        return pooled
+
+    def forward(
+        self,
+        last_hidden: Tensor,
+        attention_mask: Tensor,
+        hidden_states: tuple[Tensor, ...] | None = None,
+        positions: Tensor | None = None,
+    ) -> Tensor:
+        return self.head(self.pool(last_hidden, attention_mask, hidden_states, positions))
+
+    def embed(
+        self,
+        backbone: nn.Module,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        token_type_ids: Tensor | None = None,
+        column: Tensor | None = None,
+    ) -> Tensor:
+        """Sentence vectors ``[n, d]`` for token ids ``[n, L]`` of plain sentences (``column``: each row's column
+        in the training batch, which picks a prompt's second template)."""
+        positions = None
+        if self.prompt is not None:
+            input_ids, attention_mask, token_type_ids, positions, rows = self.prompt.apply(
+                input_ids, attention_mask, token_type_ids, column
+            )
+        out = backbone(**model_inputs(input_ids, attention_mask, token_type_ids), output_hidden_states=self.needs_hidden_states)
+        pooled = self.pool(out.last_hidden_state, attention_mask, out.hidden_states, positions)
+        if self.prompt is not None and self.prompt.denoises(self.training):
+            pooled = pooled - self.prompt.template_vectors(backbone, self, rows)
+        return self.head(pooled)
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}, mlp_only_train={self.mlp_only_train}"
+
+
+def model_inputs(input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None, **extra: Any) -> dict[str, Any]:
+    """Keyword arguments for a Hugging Face backbone; ``token_type_ids`` only when there are some (decoders take none)."""
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask, **extra}
+    if token_type_ids is not None:
+        inputs["token_type_ids"] = token_type_ids
+    return inputs
