@@ -159,7 +159,8 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
 
     if cfg.export:
         results["export_dir"] = export_model(
-            module.encoder, module.pooler, job.tokenizer, os.path.join(job.out_dir, "model"), datamodule.eval_max_len
+            module.encoder, module.pooler, job.tokenizer, os.path.join(job.out_dir, "model"), datamodule.eval_max_len,
+            objective=module.objective,
         )
         log_exported_model(trainer.loggers, results["export_dir"])
 

@@ -194,7 +194,6 @@ def test_train_py_with_matryoshka_exports_a_model_that_cuts(matryoshka_run: Path
     assert model.encode(SENTENCES, dim=8).shape == (len(SENTENCES), 8)
 
 
-@pytest.mark.xfail(strict=True, reason="run.py does not pass objective=module.objective to export_model yet")
 def test_train_py_export_records_the_trained_sizes(matryoshka_run: Path):
     config = json.loads((matryoshka_run / "model" / "simcse_pl.json").read_text())
     assert config["matryoshka_dims"] == [32, 16, 8]
