@@ -29,7 +29,15 @@ from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseExceptio
 
 from simcse_pl.checks import Check, at_least, between, declared_check, greater, one_of
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+def conf_dir(package: Path = Path(__file__).resolve().parent) -> Path:
+    """The Hydra configs: ``simcse_pl/conf/`` in an installed wheel (pyproject.toml ships the checkout's top-level
+    ``conf/`` there), else ``conf/`` beside the package in a checkout (an editable install runs from it)."""
+    installed = package / "conf"
+    return installed if installed.is_dir() else package.parent / "conf"
+
+
+CONF_DIR = conf_dir()
 
 
 class ConfigError(ValueError):

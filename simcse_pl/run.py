@@ -18,7 +18,6 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-import hydra
 import lightning.pytorch as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
@@ -30,10 +29,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from simcse_pl.baseline import untrained_validation
 from simcse_pl.checkpointing import ResumeCheckpoint
-from simcse_pl.config import CONF_DIR, ConfigError, check_config
+from simcse_pl.config import ConfigError, check_config
 from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoder import check_max_len, load_tokenizer
-from simcse_pl.errors import run_reported
 from simcse_pl.export import export_model
 from simcse_pl.loggers import CSVLogger, finish_wandb, log_exported_model, log_test_table
 from simcse_pl.module import SimCSEModule
@@ -226,9 +224,3 @@ def resume_command(out_dir: str) -> str:
     program = sys.argv[0] or "train.py"
     command = ["python", program] if program.endswith(".py") else [os.path.basename(program)]
     return " ".join(shlex.quote(a) for a in [*command, *kept, f"hydra.run.dir={out_dir}", "ckpt_path=last"])
-
-
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Console script ``simcse-train`` (same as ``python train.py``)."""
-    return run_reported(run, cfg)
