@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,10 @@ def redact(obj: Any, secrets: list[str]) -> Any:
 
 def git_info(root: Path = REPO_ROOT) -> dict[str, Any]:
     """Commit of the code that ran and whether the tree had uncommitted changes (then the commit alone does
-    not reproduce the run); nulls outside a git checkout."""
+    not reproduce the run); nulls outside a git checkout, and for an installed wheel (no pyproject.toml beside
+    the package): its site-packages may lie inside another project's git tree, whose commit is not this code's."""
+    if not (root / "pyproject.toml").is_file():
+        return {"commit": None, "dirty": None}
 
     def git(*args: str) -> str | None:
         try:
@@ -85,6 +89,14 @@ def _keep_hydra_files(hydra_dir: Path, segment: int) -> None:
         shutil.copy2(path, kept / path.name)
 
 
+def package_version() -> str | None:
+    """The installed simcse-pl's version: with ``git`` null (an installed wheel), what says which code ran."""
+    try:
+        return metadata.version("simcse-pl")
+    except metadata.PackageNotFoundError:  # a checkout on sys.path, not installed
+        return None
+
+
 def run_record(cfg: DictConfig) -> dict[str, Any]:
     """Everything needed to rerun this job and compare it with others, secrets redacted."""
     record = {
@@ -94,6 +106,7 @@ def run_record(cfg: DictConfig) -> dict[str, Any]:
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "argv": sys.argv,
         "versions": {
+            "simcse_pl": package_version(),
             "python": platform.python_version(),
             "torch": torch.__version__,
             "lightning": lightning.__version__,

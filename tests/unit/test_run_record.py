@@ -3,6 +3,7 @@ best-metric callback."""
 
 from __future__ import annotations
 
+import subprocess
 from types import SimpleNamespace
 
 import torch
@@ -38,6 +39,18 @@ def test_redact_keys_values_and_assignments_but_not_lookalikes():
 
 def test_git_info_outside_a_checkout_is_null(tmp_path):
     assert git_info(tmp_path) == {"commit": None, "dirty": None}
+
+
+def test_git_info_of_an_installed_package_inside_another_git_tree_is_null(tmp_path):
+    """A wheel in a project's .venv: the project's commit is not the code's."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
+                    "--allow-empty", "-m", "x"], check=True)
+    site_packages = tmp_path / ".venv" / "lib" / "site-packages"
+    site_packages.mkdir(parents=True)
+    assert git_info(site_packages) == {"commit": None, "dirty": None}
+    (tmp_path / "pyproject.toml").touch()
+    assert git_info(tmp_path)["commit"] is not None
 
 
 def test_test_table_has_one_row_per_task():
