@@ -37,6 +37,7 @@ from simcse_pl.encoder import ModelLoadError, SentenceEncoder, family_of, load_e
 from simcse_pl.evaluation import encode, positive_int
 from simcse_pl.export import CONFIG_NAME, POOLER_WEIGHTS
 from simcse_pl.lora import is_adapter_key
+from simcse_pl.onnx_backend import BACKENDS, check_device, check_pooler, load_backbone
 from simcse_pl.poolers import POOLERS
 from simcse_pl.resume import read_checkpoint
 
@@ -109,24 +110,41 @@ class SimCSE:
         precision: str = "auto",
         trust_remote_code: bool = False,
         dim: int | None = None,
+        backend: str = "torch",
+        file_name: str | None = None,
     ) -> SimCSE:
         """Load a model; ``pooler`` overrides the one it was saved with. ``trust_remote_code`` lets transformers
         run the model folder's (or hub repo's) own Python code; only the caller can allow it, never a file.
-        ``dim``: every vector cut to its first ``dim`` coordinates (a Matryoshka model's ``trained_dims``)."""
+        ``dim``: every vector cut to its first ``dim`` coordinates (a Matryoshka model's ``trained_dims``).
+        ``backend="onnx"``: the backbone through ONNX Runtime on the CPU (simcse_pl/onnx_backend.py), read from
+        ``file_name`` in the folder (default ``onnx/model.onnx``; ``onnx/model_quint8_avx2.onnx`` for int8), as
+        sentence-transformers' ``backend`` and ``model_kwargs={"file_name": ...}``."""
         path_or_id = str(path_or_id)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend={backend!r} is not one of {', '.join(BACKENDS)}")
+        if file_name is not None and backend != "onnx":
+            raise ValueError(f"file_name={file_name!r} names an ONNX file: pass backend='onnx' too")
         if pooler is not None and pooler not in POOLERS:
             raise ValueError(f"pooler={pooler!r} is not one of {', '.join(POOLERS)}")
         if path_or_id.endswith(".ckpt"):
+            if backend == "onnx":
+                raise ModelLoadError(f"{path_or_id}: the ONNX backend loads an exported folder, not a checkpoint")
             model, spec = _from_checkpoint(path_or_id, trust_remote_code, pooler)
         else:
             source = resolve_name_or_path(path_or_id)
-            encoder = load_encoder(path_or_id, trust_remote_code=trust_remote_code)
+            if backend == "onnx":
+                encoder = load_backbone(source, file_name, trust_remote_code)
+            else:
+                encoder = load_encoder(path_or_id, trust_remote_code=trust_remote_code)
             saved = _saved_pooling(source)
             # a saved model's tokenizer is used as saved (a decoder's already appends EOS when simcse-pl wrote it)
             tokenizer = load_tokenizer(path_or_id, trust_remote_code=trust_remote_code, decoder_setup=saved is None)
             spec = saved or PoolingSpec(_default_pooler(encoder))
             max_length = _st_max_length(source) if max_length is None else max_length
             model = _build(encoder, tokenizer, pooler or spec.kind, spec)
+        if backend == "onnx":
+            check_pooler(model.pooler)
+            device = check_device(device)
         return cls(model, device, max_length, spec.normalize, precision, dim, spec.trained_dims)
 
     @property

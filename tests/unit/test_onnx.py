@@ -1,0 +1,131 @@
+"""The ONNX export (simcse_pl/onnx_export.py) and the ONNX backend of SimCSE.from_pretrained (simcse_pl/onnx_backend.py):
+vectors equal to the torch export's, files where sentence-transformers' backend="onnx" looks, one-line errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from simcse_pl import onnx_export
+from simcse_pl.encoder import ModelLoadError, load_tokenizer
+from simcse_pl.export import export_model
+from simcse_pl.inference import SimCSE
+from simcse_pl.losses import InfoNCE
+from simcse_pl.module import SimCSEModule
+from simcse_pl.onnx_backend import INT8_FILE, ONNX_FILE
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+        "max_position_embeddings": 128, "initializer_range": 0.2}
+SENTENCES = ["a man plays the guitar", "the cat sleeps", "dogs run in the big park", "red fish", "a woman eats",
+             "the blue house is small", "x", "a ball on the red house in a park, near the river and the old mill"]
+# int8 vs torch fp32, measured on this model: smallest cosine 0.9995 (cls + MLP head), 0.9997 (the others). The
+# bound allows ten times that error (1 - cosine): uint8 x uint8 products are exact integers on any x86 CPU, and
+# other kernels may sum the float parts in another order
+INT8_MIN_COSINE = 0.995
+
+
+def export_tiny(out: Path, pooler: str = "cls", prompt: dict | None = None) -> Path:
+    """A tiny random BERT exported as training writes it; for ``cls`` the MLP head is kept and made to matter."""
+    torch.manual_seed(0)
+    model = {"name_or_path": None, "random_init": TINY, "pooler": pooler, "mlp_only_train": False, "prompt": prompt}
+    module = SimCSEModule(model=model, loss=InfoNCE()).eval()
+    if module.pooler.mlp is not None:
+        torch.nn.init.normal_(module.pooler.mlp.dense.weight, std=0.5)
+    export_model(module.encoder, module.pooler, load_tokenizer(None, random_init=TINY), str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The export with its ONNX files, written through the command line."""
+    out = export_tiny(tmp_path_factory.mktemp("onnx") / "model")
+    assert onnx_export.main([str(out)]) == 0
+    return out
+
+
+def vectors(model: SimCSE) -> np.ndarray:
+    """Unit vectors of ``SENTENCES``, encoded three at a time (padded batches)."""
+    found = np.asarray(model.encode(SENTENCES, batch_size=3))
+    return found / np.linalg.norm(found, axis=1, keepdims=True)
+
+
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Smallest row-wise cosine of two sets of unit vectors."""
+    return float((a * b).sum(axis=1).min())
+
+
+@pytest.mark.parametrize("pooler", [None, "cls_before_pooler", "avg", "last_token"])
+def test_onnx_vectors_match_the_torch_export(exported: Path, pooler: str | None):
+    """The saved pooler (cls + MLP head) and every pooler that reads the last layer, over padded batches."""
+    torch_model = SimCSE.from_pretrained(exported, pooler=pooler, device="cpu")
+    onnx_model = SimCSE.from_pretrained(exported, pooler=pooler, backend="onnx")
+    assert min_cosine(vectors(onnx_model), vectors(torch_model)) > 0.9999
+
+
+def test_int8_vectors_are_close(exported: Path):
+    torch_model = SimCSE.from_pretrained(exported, device="cpu")
+    int8 = SimCSE.from_pretrained(exported, backend="onnx", file_name=INT8_FILE)
+    assert min_cosine(vectors(int8), vectors(torch_model)) > INT8_MIN_COSINE
+
+
+def test_files_are_where_sentence_transformers_looks(exported: Path):
+    """sentence-transformers' own lookup (backend="onnx") finds both files and would not re-export."""
+    from sentence_transformers.backend.utils import backend_should_export
+
+    for kwargs, folder, name in (({}, "onnx", "model.onnx"), ({"file_name": INT8_FILE}, "onnx", Path(INT8_FILE).name)):
+        export, found = backend_should_export(exported, True, dict(kwargs), "model.onnx", "*.onnx", "ONNX")
+        assert not export and found == {"subfolder": folder, "file_name": name}
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(exported / ONNX_FILE))
+    assert [i.name for i in session.get_inputs()] == ["input_ids", "attention_mask", "token_type_ids"]
+    assert [o.name for o in session.get_outputs()] == ["last_hidden_state"]
+
+
+@pytest.mark.parametrize("pooler", ["avg_first_last", "avg_top2"])
+def test_poolers_of_other_layers_are_refused(exported: Path, pooler: str):
+    with pytest.raises(ModelLoadError, match=rf"pooler '{pooler}' reads layers other than the last"):
+        SimCSE.from_pretrained(exported, pooler=pooler, backend="onnx")
+
+
+def test_prompt_is_refused_before_exporting(tmp_path: Path):
+    out = export_tiny(tmp_path / "model", pooler="avg", prompt={"template": "query : [X]"})
+    with pytest.raises(ModelLoadError, match="prompt template"):
+        onnx_export.export_onnx(out)
+    assert not (out / "onnx").exists()
+
+
+def test_missing_onnx_file_names_the_command(tmp_path: Path):
+    out = export_tiny(tmp_path / "model", pooler="avg")
+    with pytest.raises(ModelLoadError, match=r"no onnx/model\.onnx; write it with: python -m simcse_pl\.onnx_export"):
+        SimCSE.from_pretrained(out, backend="onnx")
+
+
+def test_without_onnxruntime_the_error_names_the_extra(exported: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ModelLoadError, match=r"pip install 'simcse-pl\[onnx\]'"):
+        SimCSE.from_pretrained(exported, backend="onnx")
+
+
+def test_bad_arguments_are_one_line_errors(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(ValueError, match="backend='openvino' is not one of torch, onnx"):
+        SimCSE.from_pretrained(exported, backend="openvino")
+    with pytest.raises(ValueError, match="pass backend='onnx' too"):
+        SimCSE.from_pretrained(exported, file_name=INT8_FILE)
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        SimCSE.from_pretrained(exported, backend="onnx", device="cuda")
+    with pytest.raises(ModelLoadError, match="not a checkpoint"):
+        SimCSE.from_pretrained(tmp_path / "run.ckpt", backend="onnx")
+    plain = tmp_path / "plain"
+    SimCSEModule(model={"name_or_path": None, "random_init": TINY, "pooler": "cls"}, loss=InfoNCE()).encoder.save_pretrained(plain)
+    assert onnx_export.main([str(plain)]) == 2
+    assert onnx_export.main([str(tmp_path / "missing")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("onnx_export: error: ")]
+    assert len(errors) == 2 and "records its pooling" in errors[0] and "no such model folder" in errors[1]
