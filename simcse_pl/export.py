@@ -15,9 +15,13 @@ why (also logged). With LoRA, ``adapter/`` holds the adapter alone (peft format:
 dir/adapter)``).
 
 A model trained with ``loss=matryoshka`` (``export_model(..., objective=module.objective)``) also records the
-sizes it was trained to be cut to: ``"matryoshka_dims"`` in ``simcse_pl.json`` (``SimCSE.trained_dims``), and a
-``matryoshka`` tag plus a section of the sentence-transformers model card (README.md) showing
-``SentenceTransformer(dir, truncate_dim=k)``. The weights are the full model: truncation happens at load time.
+sizes it was trained to be cut to: ``"matryoshka_dims"`` in ``simcse_pl.json`` (``SimCSE.trained_dims``), which
+the model card shows with ``SentenceTransformer(dir, truncate_dim=k)``. The weights are the full model:
+truncation happens at load time.
+
+README.md is simcse-pl's model card (simcse_pl/model_card.py), written in place of sentence-transformers' own,
+which knows neither the pooler's transformers code nor the run: here it describes the model alone, and
+``train.py`` / ``simcse-export`` rewrite it with the run's data, objective and results.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
 from typing import Any
 
 from safetensors.torch import save_file
@@ -76,9 +79,12 @@ def export_model(
         config["sentence_transformers"] = f"not written: {exc}"
         log.warning("%s: exported in Hugging Face format only (load it with SimCSE.from_pretrained): %s", out_dir, exc)
     else:
-        _save_sentence_transformers(modules, prefix, out_dir, max_len, dims)
+        _save_sentence_transformers(modules, prefix, out_dir, max_len)
     with open(os.path.join(out_dir, CONFIG_NAME), "w") as f:
         json.dump(config, f, indent=2)
+    from simcse_pl.model_card import write_card  # it reads this module's file names: imported here, not above
+
+    write_card(out_dir)
     return out_dir
 
 
@@ -90,46 +96,10 @@ def trained_dims(objective: nn.Module | None) -> list[int] | None:
     return list(found.dims) if found is not None else None
 
 
-def matryoshka_card(dims: Sequence[int]) -> str:
-    """The model card's section on loading the model cut to a trained size."""
-    k = dims[-1]
-    return (
-        "### Matryoshka dimensions\n\n"
-        f"Trained with a Matryoshka objective (Kusupati et al. 2022) at {', '.join(map(str, dims))} dimensions: "
-        "the first k coordinates of each vector are an embedding of their own. Load it cut to one of those sizes:\n\n"
-        "```python\n"
-        "from sentence_transformers import SentenceTransformer\n\n"
-        f'model = SentenceTransformer("sentence_transformers_model_id", truncate_dim={k})\n'
-        "```\n\n"
-        f"simcse-pl: `SimCSE.from_pretrained(dir).encode(sentences, dim={k})`, `simcse-eval dir --dim {k}`.\n\n"
-    )
-
-
-def _save_sentence_transformers(pooling: list[nn.Module], prompt: str | None, out_dir: str, max_len: int | None,
-                                dims: Sequence[int] | None = None) -> None:
+def _save_sentence_transformers(pooling: list[nn.Module], prompt: str | None, out_dir: str, max_len: int | None) -> None:
     from sentence_transformers import SentenceTransformer, models
 
     transformer = models.Transformer(out_dir, max_seq_length=max_len)
     prompts = {"prompts": {"default": prompt}, "default_prompt_name": "default"} if prompt else {}
     model = SentenceTransformer(modules=[transformer, *pooling], device="cpu", **prompts)
-    if dims:
-        model.model_card_data.add_tags("matryoshka")
-    model.save(out_dir)
-    if dims:
-        _add_to_card(os.path.join(out_dir, "README.md"), dims)
-
-
-def _add_to_card(path: str, dims: Sequence[int]) -> None:
-    """The trained sizes beside the card's output dimensionality, and how to load a cut model before its usage."""
-    with open(path, encoding="utf-8") as f:
-        card = f.read()
-    size = "- **Output Dimensionality:**"
-    line_end = card.find("\n", card.find(size)) if size in card else -1
-    if line_end >= 0:
-        bullet = f"\n- **Matryoshka Dimensions:** {', '.join(map(str, dims))} (load with `truncate_dim=k`)"
-        card = card[:line_end] + bullet + card[line_end:]
-    usage = card.find("\n## Usage\n")
-    section = matryoshka_card(dims)
-    card = card[: usage + 1] + section + card[usage + 1 :] if usage >= 0 else card.rstrip("\n") + "\n\n" + section
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(card)
+    model.save(out_dir, create_model_card=False)  # the card is simcse-pl's (write_card)

@@ -34,6 +34,7 @@ from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoder import check_max_len, load_tokenizer
 from simcse_pl.export import export_model
 from simcse_pl.loggers import CSVLogger, finish_wandb, log_exported_model, log_test_table
+from simcse_pl.model_card import RunFacts, write_card
 from simcse_pl.module import SimCSEModule
 from simcse_pl.preemption import Preempted, StopSignals, signal_name
 from simcse_pl.resume import check_matches_model, read_checkpoint, resolve_checkpoint
@@ -133,7 +134,8 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
 
 
 def _phases(cfg: DictConfig, job: Job) -> float | None:
-    """Validate the untrained model, fit, keep the best weights, export, test, write ``results.json``."""
+    """Validate the untrained model, fit, keep the best weights, export, test, write ``results.json``, then the
+    export's model card from it."""
     trainer, module, datamodule = job.trainer, job.module, job.datamodule
     checkpoint = next((c for c in job.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     metric = cfg.optimized_metric
@@ -145,6 +147,8 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
     if cfg.train:
         trainer.fit(module, datamodule=datamodule, ckpt_path=job.ckpt_path)
         results["train"] = _metrics(trainer, "train/")  # last logged values; a later validate() clears them
+        if hasattr(datamodule.source, "__len__"):  # a streamed source has no length
+            results["train_examples"] = len(datamodule.source)
         if module.last_validated_step != trainer.global_step:
             trainer.validate(module, datamodule=datamodule, verbose=False)
         results["final"] = {"step": trainer.global_step, **_metrics(trainer, "val/")}
@@ -160,7 +164,6 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
             module.encoder, module.pooler, job.tokenizer, os.path.join(job.out_dir, "model"), datamodule.eval_max_len,
             objective=module.objective,
         )
-        log_exported_model(trainer.loggers, results["export_dir"])
 
     if cfg.test:
         trainer.test(module, datamodule=datamodule, verbose=False)
@@ -170,6 +173,9 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
 
     with open(os.path.join(job.out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
+    if cfg.export:  # the card is the run's once results.json holds its scores, and the upload has it
+        write_card(results["export_dir"], RunFacts.read(job.out_dir))
+        log_exported_model(trainer.loggers, results["export_dir"])
     log.info("written to %s: results.json%s, checkpoints/, metrics in csv/ (or the configured loggers)", job.out_dir,
              ", model/ (Hugging Face + sentence-transformers)" if cfg.export else "")
     return results.get("best", results.get("before", {})).get(metric)

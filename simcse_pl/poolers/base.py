@@ -8,7 +8,9 @@ code. Each class says
 - ``sentence_transformers``: the sentence-transformers modules that compute the same vector after the
   ``Transformer`` module (a ``Pooling`` mode, plus a ``Dense`` layer for a kept MLP head), or ``NotExportable``
   with the reason;
-- ``decoders``: whether it makes sense on a decoder backbone (the first token of a causal model has seen nothing).
+- ``decoders``: whether it makes sense on a decoder backbone (the first token of a causal model has seen nothing);
+- ``transformers_code``: the lines that compute the same vector from a plain ``AutoModel``, shown in the model card
+  (simcse_pl/model_card.py), or None when plain transformers cannot.
 
 ``embed`` is the whole path from token ids to vectors, the one definition training, validation, the export and
 inference share: the prompt (simcse_pl/prompt.py) puts each sentence in its template, the backbone runs, the
@@ -52,6 +54,13 @@ def masked_mean(states: Tensor, attention_mask: Tensor) -> Tensor:
     return (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
+# the model card's transformers snippet of ``masked_mean`` over ``states``
+MASKED_MEAN_CODE = (
+    'mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)\n'
+    "embeddings = (states * mask).sum(1) / mask.sum(1)"
+)
+
+
 def last_positions(attention_mask: Tensor) -> Tensor:
     """Index of each row's last real token, for right or left padding alike."""
     length = attention_mask.shape[1]
@@ -93,6 +102,13 @@ class Pooler(nn.Module):
     def sentence_transformers(self, dim: int) -> list[nn.Module]:
         """The sentence-transformers modules after ``Transformer`` that give this pooler's vectors at inference."""
         raise NotExportable(f"pooler {self.kind!r} has no sentence-transformers equivalent")
+
+    @classmethod
+    def transformers_code(cls, head: bool) -> str | None:
+        """Python lines that set ``embeddings`` from ``outputs`` (an ``AutoModel``'s, with hidden states when
+        ``needs_hidden_states``), ``batch`` (the tokenizer's) and ``model_id``, for the model card's usage section;
+        ``head``: the export keeps the MLP head (``pooler.safetensors``). None: the card points to simcse-pl."""
+        return None
 
     # shared
     @property

@@ -31,6 +31,20 @@ class FirstToken(Pooler):
             modules.append(dense)
         return modules
 
+    @classmethod
+    def transformers_code(cls, head: bool) -> str | None:
+        code = "embeddings = outputs.last_hidden_state[:, 0]"
+        if not head:
+            return code
+        return (
+            "from safetensors.torch import load_file\n"
+            "from transformers.utils import cached_file\n\n"
+            f"{code}\n"
+            "# SimCSE's MLP head (linear + tanh), trained with the encoder\n"
+            'head = load_file(cached_file(model_id, "pooler.safetensors"))\n'
+            'embeddings = torch.tanh(embeddings @ head["dense.weight"].T + head["dense.bias"])'
+        )
+
 
 @register("cls")
 class CLS(FirstToken):

@@ -20,3 +20,12 @@ class LastToken(Pooler):
         from sentence_transformers import models
 
         return [models.Pooling(dim, pooling_mode="lasttoken")]
+
+    @classmethod
+    def transformers_code(cls, head: bool) -> str | None:
+        return (
+            "# the last real token of each row, with left or right padding\n"
+            'mask = batch["attention_mask"]\n'
+            "last = mask.shape[1] - 1 - mask.flip(1).argmax(1)\n"
+            "embeddings = outputs.last_hidden_state[torch.arange(len(last)), last]"
+        )

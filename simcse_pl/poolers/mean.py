@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from simcse_pl.poolers.base import NotExportable, Pooler, masked_mean, register
+from simcse_pl.poolers.base import MASKED_MEAN_CODE, NotExportable, Pooler, masked_mean, register
 
 
 @register("avg", "mean")
@@ -21,6 +21,10 @@ class Mean(Pooler):
         from sentence_transformers import models
 
         return [models.Pooling(dim, pooling_mode="mean")]
+
+    @classmethod
+    def transformers_code(cls, head: bool) -> str | None:
+        return "states = outputs.last_hidden_state\n" + MASKED_MEAN_CODE
 
 
 class TwoLayers(Pooler):
@@ -40,6 +44,11 @@ class TwoLayers(Pooler):
             f"pooler {self.kind!r} averages two layers, and sentence-transformers' Transformer module hands on the "
             "last layer only"
         )
+
+    @classmethod
+    def transformers_code(cls, head: bool) -> str | None:
+        first, last = cls.layers
+        return f"states = (outputs.hidden_states[{first}] + outputs.hidden_states[{last}]) / 2\n" + MASKED_MEAN_CODE
 
 
 @register("avg_first_last")
