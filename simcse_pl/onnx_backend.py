@@ -97,5 +97,5 @@ def check_device(device: str | torch.device | None) -> torch.device:
     """The ONNX backend runs on the CPU (onnxruntime's CPUExecutionProvider); another device is a one-line error."""
     chosen = torch.device(device or "cpu")
     if chosen.type != "cpu":
-        raise ValueError(f"device={str(chosen)!r}: the ONNX backend runs on the CPU; drop device or use backend='torch'")
+        raise ValueError(f"device={str(chosen)!r}: the ONNX backend runs on the CPU (or use backend='torch')")
     return chosen

@@ -1,5 +1,6 @@
-"""The ONNX export (simcse_pl/onnx_export.py) and the ONNX backend of SimCSE.from_pretrained (simcse_pl/onnx_backend.py):
-vectors equal to the torch export's, files where sentence-transformers' backend="onnx" looks, one-line errors."""
+"""The ONNX export (simcse_pl/onnx_export.py) and SimCSE.from_pretrained(dir, backend="onnx")
+(simcse_pl/onnx_backend.py): vectors equal to the torch export's, files where sentence-transformers'
+backend="onnx" looks, one-line errors."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
+from onnx_fixtures import TINY, export_tiny
 from simcse_pl import onnx_export
-from simcse_pl.encoder import ModelLoadError, load_tokenizer
-from simcse_pl.export import export_model
+from simcse_pl.encoder import ModelLoadError
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
 from simcse_pl.module import SimCSEModule
@@ -21,25 +21,12 @@ from simcse_pl.onnx_backend import INT8_FILE, ONNX_FILE
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 128, "initializer_range": 0.2}
 SENTENCES = ["a man plays the guitar", "the cat sleeps", "dogs run in the big park", "red fish", "a woman eats",
              "the blue house is small", "x", "a ball on the red house in a park, near the river and the old mill"]
 # int8 vs torch fp32, measured on this model: smallest cosine 0.9995 (cls + MLP head), 0.9997 (the others). The
 # bound allows ten times that error (1 - cosine): uint8 x uint8 products are exact integers on any x86 CPU, and
 # other kernels may sum the float parts in another order
 INT8_MIN_COSINE = 0.995
-
-
-def export_tiny(out: Path, pooler: str = "cls", prompt: dict | None = None) -> Path:
-    """A tiny random BERT exported as training writes it; for ``cls`` the MLP head is kept and made to matter."""
-    torch.manual_seed(0)
-    model = {"name_or_path": None, "random_init": TINY, "pooler": pooler, "mlp_only_train": False, "prompt": prompt}
-    module = SimCSEModule(model=model, loss=InfoNCE()).eval()
-    if module.pooler.mlp is not None:
-        torch.nn.init.normal_(module.pooler.mlp.dense.weight, std=0.5)
-    export_model(module.encoder, module.pooler, load_tokenizer(None, random_init=TINY), str(out))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +111,8 @@ def test_bad_arguments_are_one_line_errors(exported: Path, tmp_path: Path, capsy
     with pytest.raises(ModelLoadError, match="not a checkpoint"):
         SimCSE.from_pretrained(tmp_path / "run.ckpt", backend="onnx")
     plain = tmp_path / "plain"
-    SimCSEModule(model={"name_or_path": None, "random_init": TINY, "pooler": "cls"}, loss=InfoNCE()).encoder.save_pretrained(plain)
+    module = SimCSEModule(model={"name_or_path": None, "random_init": TINY, "pooler": "cls"}, loss=InfoNCE())
+    module.encoder.save_pretrained(plain)
     assert onnx_export.main([str(plain)]) == 2
     assert onnx_export.main([str(tmp_path / "missing")]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("onnx_export: error: ")]
