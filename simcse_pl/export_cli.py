@@ -46,7 +46,7 @@ def export_parser() -> argparse.ArgumentParser:
         description="(Re)write a run's export (Hugging Face + sentence-transformers) and its model card (README.md).",
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a train.py run folder, or a .ckpt (of a run or alone)")
-    parser.add_argument("--output", help="the folder to write (default: RUN_DIR/model)")
+    parser.add_argument("--output", metavar="DIR", help="the folder to write (default: RUN_DIR/model)")
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="then upload the folder to this hub model repo")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
     parser.add_argument(
@@ -98,13 +98,15 @@ def resolve_source(path: Path, output: str | None) -> Source:
 
 
 def selected_checkpoint(run_dir: Path) -> Path:
-    """The weights train.py exported: ``results.json``'s best checkpoint (found in ``checkpoints/`` if the folder
-    moved), else the final weights, ``last.ckpt``."""
+    """The weights train.py exported: ``results.json``'s best checkpoint, else the final weights, ``last.ckpt``;
+    the folder's own ``checkpoints/`` first (``results.json`` holds absolute paths: a copied or moved run folder
+    must not export the original's)."""
     results = run_dir / "results.json"
     best = (json.loads(results.read_text()).get("best") or {}).get("checkpoint") if results.is_file() else None
-    if best:
-        return Path(best) if Path(best).is_file() else run_dir / "checkpoints" / Path(best).name
-    return run_dir / "checkpoints" / "last.ckpt"
+    if not best:
+        return run_dir / "checkpoints" / "last.ckpt"
+    own = run_dir / "checkpoints" / Path(best).name
+    return own if own.is_file() else Path(best)
 
 
 def check_hub(repo_id: str) -> None:
@@ -131,10 +133,12 @@ def check_hub(repo_id: str) -> None:
 
 def export_checkpoint(source: Source, model_id: str | None, trust_remote_code: bool = False) -> Path:
     """Export ``source.checkpoint`` to ``source.out_dir`` and write its card; ``model_id``: the hub repo it goes to."""
+    from simcse_pl.console import quiet_libraries
     from simcse_pl.export import export_model
     from simcse_pl.inference import SimCSE
     from simcse_pl.model_card import write_card
 
+    quiet_libraries()
     run = _run_facts(source)
     model = SimCSE.from_pretrained(source.checkpoint, device="cpu", trust_remote_code=trust_remote_code)
     export_model(model.encoder, model.pooler, model.tokenizer, str(source.out_dir), run.get("data.eval_max_len"),

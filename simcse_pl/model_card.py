@@ -51,7 +51,7 @@ TASK_TYPES = {
 HYPERPARAMETERS = (
     "data.batch_size", "data.max_len", "data.max_samples", "optim.lr", "optim.weight_decay", "optim.warmup_ratio",
     "trainer.max_steps", "trainer.max_epochs", "trainer.devices", "trainer.accumulate_grad_batches",
-    "trainer.precision", "step.mini_batch_size", "model.lora", "seed",
+    "trainer.precision", "step.mini_batch_size", "seed",
 )
 STREAMED_SOURCES = ("HFText", "HFNLI")  # data.source classes that read a Hugging Face dataset
 
@@ -136,7 +136,7 @@ def build_card(export: ExportFacts, run: RunFacts, model_id: str | None = None) 
     title = model_id or _default_title(run)
     body = "\n\n".join(s for s in (
         f"# {title}", _summary(export, run), _details(export, run), _matryoshka(export, model_id),
-        _usage(export, model_id), _training(run), _evaluation(run.results), _citation(export),
+        _usage(export, model_id), _evaluation(run.results), _training(run), _citation(export),
     ) if s)
     return ModelCard.from_template(card_data(export, run, title), template_str=TEMPLATE, body=body)
 
@@ -332,25 +332,32 @@ def _transformers_usage(export: ExportFacts, repo: str, sentences: str) -> str:
 
 
 def _training(run: RunFacts) -> str | None:
-    if not run.config:
-        return None
-    lines = ["## Training Details", "", "### Objective", ""]
-    lines += _objective_lines(run.get("loss"), "Objective")
+    """The run's objective, data, settings and library versions; a subsection with nothing to say is left out."""
+    objective = _objective_lines(run.get("loss"), "Objective")
     for name, node in (run.get("auxiliary") or {}).items():
-        lines += _objective_lines(node, f"Auxiliary `{name}`")
-    data, size, source = _data_source(run), _data_size(run), run.get("data.source") or {}
-    if data:
-        lines += ["", "### Training Data", "", f"- {data}, read by `{_class_name(source)}`" + (f": {size}" if size else "")]
-    lines += ["", "### Training Hyperparameters", ""]
+        objective += _objective_lines(node, f"Auxiliary `{name}`")
+    data, size = _data_source(run), _data_size(run)
+    subsections = {
+        "Objective": objective,
+        "Training Data": [f"- {data}, read by `{_class_name(run.get('data.source'))}`" + (f": {size}" if size else "")]
+        if data else [],
+        "Training Hyperparameters": _hyperparameter_lines(run),
+        "Framework Versions": [f"- {name}: {version}" for name, version in run.versions.items()],
+    }
+    parts = [f"### {title}\n\n" + "\n".join(lines) for title, lines in subsections.items() if lines]
+    return "\n\n".join(["## Training Details", *parts]) if parts else None
+
+
+def _hyperparameter_lines(run: RunFacts) -> list[str]:
     steps = (run.results.get("final") or {}).get("step")
-    lines += [f"- steps trained: {steps}"] if steps is not None else []
+    lines = [f"- steps trained: {steps}"] if steps is not None else []
     lines += [f"- `{key}`: {run.get(key)}" for key in HYPERPARAMETERS if run.get(key) is not None]
-    best = run.results.get("best") or {}
-    if best.get("step") is not None and run.results.get("metric"):
-        lines.append(f"- exported weights: the step best on `{run.results['metric']}` (step {best['step']})")
-    if run.versions:
-        lines += ["", "### Framework Versions", "", *(f"- {name}: {version}" for name, version in run.versions.items())]
-    return "\n".join(lines)
+    if run.get("model.lora.r"):  # LoRA is on
+        lines.append(f"- `model.lora`: {run.get('model.lora')}")
+    best, metric = run.results.get("best") or {}, run.results.get("metric")
+    if best.get("step") is not None and metric:
+        lines.append(f"- exported weights: those best on `{metric}` (step {best['step']})")
+    return lines
 
 
 def _objective_lines(node: Any, label: str, indent: str = "") -> list[str]:
@@ -444,8 +451,8 @@ def config_targets(node: Any) -> Iterator[dict[str, Any]]:
         yield from config_targets(value)
 
 
-def _class_name(node: dict[str, Any]) -> str:
-    return str(node.get("_target_", "")).rsplit(".", 1)[-1]
+def _class_name(node: Any) -> str:
+    return str(node.get("_target_", "") if isinstance(node, dict) else "").rsplit(".", 1)[-1]
 
 
 def _hub_id(name: str) -> bool:
