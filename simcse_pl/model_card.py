@@ -133,6 +133,7 @@ def write_card(model_dir: str | os.PathLike[str], run: RunFacts | None = None, m
 
 
 def build_card(export: ExportFacts, run: RunFacts, model_id: str | None = None) -> ModelCard:
+    """The card: sections in sentence-transformers' order, each left out when the files say nothing for it."""
     title = model_id or _default_title(run)
     body = "\n\n".join(s for s in (
         f"# {title}", _summary(export, run), _details(export, run), _matryoshka(export, model_id),
@@ -215,7 +216,8 @@ def hub_base_model(run: RunFacts) -> str | None:
 
 
 def training_datasets(run: RunFacts) -> list[str]:
-    """The training data's hub dataset id, when the source streams one (``data=hf_text`` / ``hf_nli``)."""
+    """The training data's hub dataset id, when the source streams one (``data=hf_text`` / ``hf_nli``); a builder
+    name for local files (``text``, ``csv``) has no owner, hence no ``/``, and is none."""
     source = run.get("data.source") or {}
     path = source.get("path")
     streamed = _class_name(source) in STREAMED_SOURCES
@@ -321,7 +323,8 @@ def _transformers_usage(export: ExportFacts, repo: str, sentences: str) -> str:
     pooling = pooler.transformers_code(export.head) if pooler is not None and not export.prompt else None
     if pooling is None:
         why = f"the prompt template `{export.prompt}`" if export.prompt else f"the `{export.pooler}` pooler"
-        return f"With {why}, plain transformers does not give this model's vectors: use simcse-pl."
+        instead = "sentence-transformers or simcse-pl" if export.not_sentence_transformers is None else "simcse-pl"
+        return f"With {why}, plain transformers does not give this model's vectors: use {instead}."
     hidden = ", output_hidden_states=True" if pooler is not None and pooler.needs_hidden_states else ""
     return _code(
         "import torch", "from transformers import AutoModel, AutoTokenizer", "", f'model_id = "{repo}"',
@@ -472,5 +475,7 @@ def _json(path: Path) -> dict[str, Any]:
     """A JSON file's object; empty when the file is missing (an export or run without it)."""
     if not path.is_file():
         return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
