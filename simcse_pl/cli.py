@@ -20,13 +20,15 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from simcse_pl.encoder import ModelLoadError
-from simcse_pl.evaluation import CHINESE_TASKS, PAPER_COLUMNS, PRECISIONS, format_table, load_task, load_tasks, run_suite
-from simcse_pl.pooling import POOLERS
+# light imports only, so that --help answers at once; torch and the models load when a command runs
+from simcse_pl.config import POOLERS
+from simcse_pl.evaluation.base import PAPER_COLUMNS, PRECISIONS
+from simcse_pl.evaluation.chinese import CHINESE_TASKS
 from simcse_pl.sources import DataError, check_file, decode_line
 
 DEV_TASKS = ["stsb", "sickr"]  # SimCSE's dev mode: the two STS tasks that have a dev split
@@ -58,7 +60,7 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
         help="let transformers run the model's own Python code (off: a model or checkpoint cannot turn it on)",
     )
     parser.add_argument(
-        "--dim", type=_positive_int,
+        "--dim", "--truncate-dim", dest="dim", type=_positive_int,
         help="keep the first DIM coordinates of each vector (a model trained with loss=matryoshka: one of its "
         "trained sizes, listed in its simcse_pl.json); default: all",
     )
@@ -67,10 +69,13 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
 def _load_model(args: argparse.Namespace) -> Any:
     from simcse_pl.inference import SimCSE
 
-    return SimCSE.from_pretrained(
+    model = SimCSE.from_pretrained(
         args.model, pooler=args.pooler, device=args.device, max_length=args.max_length, precision=args.precision,
-        trust_remote_code=args.trust_remote_code, dim=args.dim,
+        trust_remote_code=args.trust_remote_code,
     )
+    if args.dim:
+        model.truncate_dim = model.check_dim(args.dim, label=f"--dim {args.dim}")
+    return model
 
 
 def eval_parser() -> argparse.ArgumentParser:
@@ -104,13 +109,15 @@ def _model_record(args: argparse.Namespace, model: Any) -> dict[str, Any]:
         "pooler": model.pooler.kind,
         "device": str(model.device),
         "precision": args.precision,
-        "dim": model.dim or model.dimension,
+        "dim": model.truncate_dim or model.dimension,
         "trained_dims": model.trained_dims,
     }
 
 
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """Load tasks (cheap, and the usual failure) before the model, encode, score; returns the JSON record."""
+    from simcse_pl.evaluation import load_task, load_tasks, run_suite
+
     if args.mteb:
         return run_mteb_eval(args)
     if args.mteb_data:
@@ -125,7 +132,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         tasks.append(load_task("stsb", args.data_dir, args.split, **keys))  # the task that defines positives
     model = _load_model(args)
     start = time.perf_counter()
-    results = run_suite(tasks, lambda s: model.encode(s, batch_size=args.batch_size), align_uniform=align_uniform)
+    vectors = partial(model.encode, batch_size=args.batch_size, show_progress_bar=True, convert_to_tensor=True)
+    results = run_suite(tasks, vectors, align_uniform=align_uniform)
     seconds = time.perf_counter() - start
     return {
         **_model_record(args, model),
@@ -153,6 +161,10 @@ def run_mteb_eval(args: argparse.Namespace) -> dict[str, Any]:
 
 def eval_main(argv: list[str] | None = None) -> int:
     args = eval_parser().parse_args(argv)
+    from simcse_pl.console import quiet_libraries
+    from simcse_pl.encoder import ModelLoadError
+
+    quiet_libraries()  # no weight-loading bars or library chatter around the results
     try:
         if args.output:
             check_output(args.output)
@@ -166,6 +178,8 @@ def eval_main(argv: list[str] | None = None) -> int:
         print(format_mteb(record["mteb"]))
         print("(MTEB's scores on MTEB's datasets: not comparable with the SentEval table)")
     else:
+        from simcse_pl.evaluation import format_table
+
         print(format_table(record))
         for name, task in record["tasks"].items():
             if "align" in task:
@@ -220,12 +234,17 @@ def save_vectors(path: str, vectors: np.ndarray) -> None:
 
 def encode_main(argv: list[str] | None = None) -> int:
     args = encode_parser().parse_args(argv)
+    from simcse_pl.console import quiet_libraries
+    from simcse_pl.encoder import ModelLoadError
+
+    quiet_libraries()  # no weight-loading bars or library chatter around the results
     try:
         check_output(args.output)
         sentences = read_sentences(args.input)
         if not sentences:
             raise DataError(f"{args.input}: empty file")
-        vectors = _load_model(args).encode(sentences, args.batch_size, normalize=args.normalize, return_numpy=True)
+        vectors = _load_model(args).encode(sentences, args.batch_size, show_progress_bar=True,
+                                           normalize_embeddings=args.normalize)
         save_vectors(args.output, vectors.astype(np.float32))
     except (DataError, ModelLoadError, ValueError) as exc:
         print(f"simcse-encode: error: {exc}", file=sys.stderr)

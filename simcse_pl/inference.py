@@ -11,10 +11,11 @@ are built by registered name only: no file chooses code.
 ``pooler="cls"`` means [CLS] + the model's trained MLP head when it keeps one at inference, else the encoder's
 own pooler layer (SimCSE's convention for its released checkpoints, whose head is saved there).
 
-``dim=k`` keeps the first ``k`` coordinates of each vector (then normalises, when asked): the use of a model
-trained with ``loss=matryoshka``, whose export lists the trained sizes (``trained_dims``). Per call
-(``encode(..., dim=k)``) or for every call (``from_pretrained(..., dim=k)``, as sentence-transformers'
-``truncate_dim``; ``similarity``, ``build_index`` and ``search`` then use it too).
+``truncate_dim=k`` keeps the first ``k`` coordinates of each vector (then normalises, when asked): the use of a
+model trained with ``loss=matryoshka``, whose export lists the trained sizes (``trained_dims``). Per call
+(``encode(..., truncate_dim=k)``) or for every call (``from_pretrained(..., truncate_dim=k)``; ``similarity``,
+``build_index`` and ``search`` then use it too). ``encode`` takes sentence-transformers' argument names and
+returns what it returns (numpy by default), so code moves between the two unchanged.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from simcse_pl.export import CONFIG_NAME, POOLER_WEIGHTS
 from simcse_pl.lora import is_adapter_key
 from simcse_pl.onnx_backend import BACKENDS, check_device, check_pooler, load_backbone
 from simcse_pl.poolers import POOLERS
+from simcse_pl.progress import EncodingProgress
 from simcse_pl.resume import read_checkpoint
 
 # sentence-transformers pooling modes that one of our poolers reproduces
@@ -74,7 +76,7 @@ class SimCSE:
         max_length: int | None = None,
         normalize: bool = False,
         precision: str = "auto",
-        dim: int | None = None,
+        truncate_dim: int | None = None,
         trained_dims: list[int] | None = None,
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -84,7 +86,7 @@ class SimCSE:
         self.normalize = normalize
         self.precision = precision  # see evaluation.PRECISIONS: "auto" is fp32 on CPUs, bf16/fp16 on GPUs
         self.trained_dims = trained_dims
-        self.dim = None if dim is None else self._check_dim(dim)
+        self.truncate_dim = None if truncate_dim is None else self.check_dim(truncate_dim)
         self.corpus: list[str] = []
         self._index: Any = None
 
@@ -109,13 +111,14 @@ class SimCSE:
         max_length: int | None = None,
         precision: str = "auto",
         trust_remote_code: bool = False,
-        dim: int | None = None,
+        truncate_dim: int | None = None,
         backend: str = "torch",
         file_name: str | None = None,
     ) -> SimCSE:
         """Load a model; ``pooler`` overrides the one it was saved with. ``trust_remote_code`` lets transformers
         run the model folder's (or hub repo's) own Python code; only the caller can allow it, never a file.
-        ``dim``: every vector cut to its first ``dim`` coordinates (a Matryoshka model's ``trained_dims``).
+        ``truncate_dim``: every vector cut to its first ``truncate_dim`` coordinates (a Matryoshka model's
+        ``trained_dims``), sentence-transformers' name for it.
         ``backend="onnx"``: the backbone through ONNX Runtime on the CPU (simcse_pl/onnx_backend.py), read from
         ``file_name`` in the folder (default ``onnx/model.onnx``; ``onnx/model_quint8_avx2.onnx`` for int8), as
         sentence-transformers' ``backend`` and ``model_kwargs={"file_name": ...}``."""
@@ -145,18 +148,20 @@ class SimCSE:
         if backend == "onnx":
             check_pooler(model.pooler)
             device = check_device(device)
-        return cls(model, device, max_length, spec.normalize, precision, dim, spec.trained_dims)
+        return cls(model, device, max_length, spec.normalize, precision, truncate_dim, spec.trained_dims)
 
     @property
     def dimension(self) -> int:
         """The size of the full sentence vectors (every pooler keeps the encoder's hidden size)."""
         return self.model.hidden_size
 
-    def _check_dim(self, dim: int) -> int:
-        positive_int("dim", dim)
+    def check_dim(self, dim: int, label: str | None = None) -> int:
+        """``dim`` if vectors can be cut to it; the error names ``label`` (default ``truncate_dim=<dim>``; the
+        CLIs pass their own option)."""
+        positive_int("truncate_dim", dim)
         if dim > self.dimension:
             trained = f" (trained sizes: {', '.join(map(str, self.trained_dims))})" if self.trained_dims else ""
-            raise ValueError(f"dim={dim}: larger than the model's {self.dimension}-dimensional vectors{trained}")
+            raise ValueError(f"{label or f'truncate_dim={dim}'}: larger than the model's {self.dimension}-dimensional vectors{trained}")
         return dim
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
@@ -168,28 +173,43 @@ class SimCSE:
         self,
         sentences: str | Sequence[str],
         batch_size: int = 128,
-        normalize: bool | None = None,
-        return_numpy: bool = False,
-        dim: int | None = None,
-    ) -> Tensor | np.ndarray:
-        """``[n, d]`` float32 vectors (``[d]`` for one string); ``normalize`` defaults to the model's own setting.
-        ``dim``: keep the first ``dim`` coordinates (default: the model's ``dim``, else all), normalised after
-        the cut."""
+        show_progress_bar: bool = False,
+        normalize_embeddings: bool | None = None,
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
+        truncate_dim: int | None = None,
+    ) -> np.ndarray | Tensor | list[Tensor]:
+        """``[n, d]`` float32 vectors (``[d]`` for one string), as sentence-transformers' ``encode`` returns them
+        and with its argument names, so code written for one runs on the other: a numpy array by default, a tensor
+        with ``convert_to_tensor=True``, a list of tensors with ``convert_to_numpy=False``.
+        ``normalize_embeddings`` defaults to the model's own setting; ``truncate_dim`` keeps the first coordinates
+        (default: the model's ``truncate_dim``, else all), normalised after the cut. ``show_progress_bar``: a bar on
+        a terminal, plain lines on stderr elsewhere (simcse_pl/progress.py)."""
         single = isinstance(sentences, str)
         batch = _sentences("sentences", sentences)
-        dim = self.dim if dim is None else self._check_dim(dim)
-        vectors = encode(self.embed, self.tokenizer, batch, batch_size, self.max_length, self.device, self.precision)
+        dim = self.truncate_dim if truncate_dim is None else self.check_dim(truncate_dim)
+        progress = EncodingProgress(len(batch)) if show_progress_bar else None
+        vectors = encode(self.embed, self.tokenizer, batch, batch_size, self.max_length, self.device, self.precision,
+                         progress=progress and progress.update)
+        if progress is not None:
+            progress.close()
         if dim is not None:
             vectors = vectors[:, :dim].contiguous()
-        if self.normalize if normalize is None else normalize:
+        if self.normalize if normalize_embeddings is None else normalize_embeddings:
             vectors = F.normalize(vectors, dim=-1)
         vectors = vectors[0] if single else vectors
-        return vectors.numpy() if return_numpy else vectors
+        if convert_to_tensor:
+            return vectors
+        return vectors.numpy() if convert_to_numpy else list(vectors)
+
+    def _unit_vectors(self, sentences: list[str], batch_size: int = 128) -> Tensor:
+        """Unit-length ``[n, d]`` tensors: what cosine similarity and search compare."""
+        return self.encode(sentences, batch_size, normalize_embeddings=True, convert_to_tensor=True)
 
     def similarity(self, a: str | Sequence[str], b: str | Sequence[str], batch_size: int = 128) -> float | np.ndarray:
         """Cosine similarity: a float for two strings, else a ``[len(a), len(b)]`` array."""
-        x = self.encode(_sentences("a", a), batch_size, normalize=True)
-        y = self.encode(_sentences("b", b), batch_size, normalize=True)
+        x = self._unit_vectors(_sentences("a", a), batch_size)
+        y = self._unit_vectors(_sentences("b", b), batch_size)
         scores = (x @ y.T).numpy()
         return float(scores[0, 0]) if isinstance(a, str) and isinstance(b, str) else scores
 
@@ -199,7 +219,7 @@ class SimCSE:
         All or nothing: the corpus and its index are replaced together once the new index is built, so a
         failure leaves the previous pair in place (never old vectors pointing into new sentences)."""
         sentences = _sentences("corpus", corpus)
-        vectors = self.encode(sentences, batch_size, normalize=True)
+        vectors = self._unit_vectors(sentences, batch_size)
         try:
             import faiss
         except ImportError:
@@ -215,7 +235,7 @@ class SimCSE:
         if self._index is None:
             raise RuntimeError("call build_index(corpus) before search")
         single = isinstance(queries, str)
-        q = self.encode(_sentences("queries", queries), normalize=True)
+        q = self._unit_vectors(_sentences("queries", queries))
         k = min(top_k, len(self.corpus))
         if isinstance(self._index, Tensor):
             scores, ids = (q @ self._index.T).topk(k, dim=-1)

@@ -28,7 +28,7 @@ _EXPORTS = {
     "v_measure": "simcse_pl.evaluation.clustering",
     "CHARS_PER_TOKEN": "simcse_pl.evaluation.encoding",
     "MIN_CLIP_CHARS": "simcse_pl.evaluation.encoding",
-    "PRECISIONS": "simcse_pl.evaluation.encoding",
+    "PRECISIONS": "simcse_pl.evaluation.base",
     "Embed": "simcse_pl.evaluation.encoding",
     "clip_text": "simcse_pl.evaluation.encoding",
     "encode": "simcse_pl.evaluation.encoding",

@@ -53,6 +53,9 @@ class Task(Protocol):
         ...
 
 
+DATA_KEY = "paths.data_dir"  # the setting that names the data root, in errors; simcse-eval passes "--data-dir"
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # of encoding (encoding.py); here so CLIs list them without torch
+
 # the paper's table: column titles in its order
 PAPER_COLUMNS = {
     "sts12": "STS12", "sts13": "STS13", "sts14": "STS14", "sts15": "STS15", "sts16": "STS16",

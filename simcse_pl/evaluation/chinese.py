@@ -21,11 +21,15 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simcse_pl.evaluation.sts import DATA_KEY, STSTask
+from simcse_pl.evaluation.base import DATA_KEY
 from simcse_pl.sources import DataError
+
+if TYPE_CHECKING:
+    from simcse_pl.evaluation.sts import STSTask
 
 
 @dataclass(frozen=True)
@@ -112,4 +116,6 @@ def _from_parquet(name: str, files: list[str]) -> STSTask:
             scores.append(parse_score(score, where))
     if not pairs:
         raise DataError(f"{', '.join(files)}: no sentence pairs")
+    from simcse_pl.evaluation.sts import STSTask  # torch: only once a set is loaded, not for CHINESE_TASKS' names
+
     return STSTask(name, pairs, np.asarray(scores, dtype=float))

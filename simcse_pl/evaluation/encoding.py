@@ -11,10 +11,11 @@ import torch
 from torch import Tensor
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from simcse_pl.evaluation.base import PRECISIONS
+
 Embed = Callable[..., Tensor]  # (input_ids, attention_mask[, token_type_ids]) -> [n, d] sentence vectors
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MIN_CLIP_CHARS = 1000
 CHARS_PER_TOKEN = 100  # far more than a wordpiece token spans: clipping practically never changes the tokens kept
 
@@ -58,8 +59,9 @@ def encode(
     max_length: int | None = None,
     device: torch.device | str = "cpu",
     precision: str = "auto",
+    progress: Callable[[int], None] | None = None,
 ) -> Tensor:
-    """Float32 CPU vectors ``[n, d]`` of ``sentences``, in input order.
+    """Float32 CPU vectors ``[n, d]`` of ``sentences``, in input order; ``progress(done)`` after each batch.
 
     Sentences are tokenized once and batched by token count, so a batch pads to nearly nothing."""
     if not sentences:
@@ -75,5 +77,7 @@ def encode(
         batch = tokenizer.pad({k: [v[i] for i in rows] for k, v in tokens.items()}, return_tensors="pt")
         with _autocast(device, precision):
             chunks.append(embed(**{k: v.to(device) for k, v in batch.items()}).float().cpu())
+        if progress is not None:
+            progress(start + len(rows))
     vectors = torch.cat(chunks)
     return torch.empty_like(vectors).index_copy_(0, torch.tensor(order), vectors)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from scipy.stats import pearsonr, spearmanr
 from torch import Tensor
 
+from simcse_pl.evaluation.base import DATA_KEY
 from simcse_pl.sources import DataError, check_file, decode_line
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,6 @@ HUB_TASKS = {
     "mteb/sickr-sts": ("sickr", 1.0),
 }
 ALIGN_THRESHOLD = 4.0  # Wang & Isola / SimCSE: STS-B pairs scored above 4 (of 5) are positives
-DATA_KEY = "paths.data_dir"  # the setting that names the data root, in errors; simcse-eval passes "--data-dir"
 ALIGN_TASKS = {"stsb": ALIGN_THRESHOLD}  # tasks whose scale defines positives, whatever file they come from
 
 

@@ -41,7 +41,7 @@ class Matryoshka(Objective):
     ``per_anchor`` is the inner objective's: a sum of per-anchor means is a per-anchor mean.
 
     When to use: to get one model whose vectors can be cut to the first ``k`` coordinates (smaller index, faster
-    search) with little loss at the trained sizes: ``SimCSE.encode(..., dim=k)``, ``simcse-eval --dim k`` and
+    search) with little loss at the trained sizes: ``SimCSE.encode(..., truncate_dim=k)``, ``simcse-eval --dim k`` and
     ``SentenceTransformer(<export>, truncate_dim=k)``. Any objective can be wrapped: InfoNCE (unsupervised or
     supervised SimCSE), a scored-pair loss (CoSENT) … chosen with ``loss@loss.inner=<name>``.
     """

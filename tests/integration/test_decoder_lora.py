@@ -119,6 +119,6 @@ def test_the_export_is_merged_and_loads_in_sentence_transformers(runs: dict[str,
     assert json.loads((model_dir / "config.json").read_text())["is_causal"] is False
     assert (model_dir / "adapter" / "adapter_model.safetensors").exists()
     sentences = ["a man plays the guitar", "the cat sleeps"]
-    ours = SimCSE.from_pretrained(model_dir, device="cpu").encode(sentences)
+    ours = SimCSE.from_pretrained(model_dir, device="cpu").encode(sentences, convert_to_tensor=True)
     theirs = torch.from_numpy(SentenceTransformer(str(model_dir), device="cpu").encode(sentences))
     torch.testing.assert_close(theirs, ours, atol=1e-5, rtol=1e-5)

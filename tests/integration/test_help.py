@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 PROBE = """
 import runpy, sys
@@ -31,3 +33,25 @@ def test_help_lists_groups_and_examples_without_loading_torch():
     assert "python train.py experiment=quickstart" in out and "Outputs: outputs/" in out
     assert out.strip().endswith("heavy: []")
     assert seconds < 10, f"--help took {seconds:.1f} s"  # ~1.5 s on 2 cores; the import check above is the real test
+
+
+CLI_PROBE = """
+import sys
+from simcse_pl.{module} import {function}
+try:
+    {function}(["--help"])
+except SystemExit:
+    pass
+print("heavy:", sorted(m for m in ("torch", "lightning", "transformers") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("module, function, prog", [
+    ("cli", "eval_main", "simcse-eval"), ("cli", "encode_main", "simcse-encode"), ("report", "main", "simcse-report"),
+])
+def test_every_entry_points_help_loads_no_torch(module: str, function: str, prog: str):
+    """--help of each console script answers without importing torch, Lightning or transformers (~1 s)."""
+    probe = CLI_PROBE.format(module=module, function=function)
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: {prog}") and done.stdout.strip().endswith("heavy: []")

@@ -1,6 +1,6 @@
 """Truncated use of a Matryoshka model: the export records the trained sizes (simcse_pl.json, the
 sentence-transformers model card) and loads cut to k as ``SentenceTransformer(dir, truncate_dim=k)``;
-``SimCSE.encode(..., dim=k)``, ``simcse-encode --dim k`` and ``simcse-eval --dim k`` equal the full vectors cut
+``SimCSE.encode(..., truncate_dim=k)``, ``simcse-encode --dim k`` and ``simcse-eval --dim k`` equal the full vectors cut
 to their first k coordinates; train.py runs ``loss=matryoshka`` end to end."""
 
 from __future__ import annotations
@@ -81,13 +81,14 @@ def test_a_model_trained_without_matryoshka_records_no_sizes(tmp_path: Path):
 
 
 def test_encode_dim_is_the_full_vectors_cut_then_normalised(model: SimCSE):
-    full = model.encode(SENTENCES, batch_size=3)
+    full = model.encode(SENTENCES, batch_size=3, convert_to_tensor=True)
     assert full.shape == (len(SENTENCES), 32)
     for k in DIMS:
-        torch.testing.assert_close(model.encode(SENTENCES, batch_size=3, dim=k), full[:, :k], atol=1e-6, rtol=1e-6)
-        cut = model.encode(SENTENCES, normalize=True, dim=k)
+        cut = model.encode(SENTENCES, batch_size=3, truncate_dim=k, convert_to_tensor=True)
+        torch.testing.assert_close(cut, full[:, :k], atol=1e-6, rtol=1e-6)
+        cut = model.encode(SENTENCES, normalize_embeddings=True, truncate_dim=k, convert_to_tensor=True)
         torch.testing.assert_close(cut, F.normalize(full[:, :k], dim=-1), atol=1e-6, rtol=1e-6)
-    assert model.encode("a man plays the guitar", dim=8).shape == (8,)
+    assert model.encode("a man plays the guitar", truncate_dim=8, convert_to_tensor=True).shape == (8,)
 
 
 @pytest.mark.parametrize("pooler", ["avg", "cls"], ids=["mean", "cls_mlp"])
@@ -99,29 +100,30 @@ def test_sentence_transformers_truncate_dim_matches_encode_dim(pooler: str, tmp_
     for k in (16, 8):
         theirs = SentenceTransformer(str(folder), device="cpu", truncate_dim=k).encode(SENTENCES)
         assert theirs.shape == (len(SENTENCES), k)
-        torch.testing.assert_close(ours.encode(SENTENCES, dim=k), torch.from_numpy(theirs), atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(ours.encode(SENTENCES, truncate_dim=k), theirs, atol=1e-5, rtol=1e-5)
 
 
 def test_model_wide_dim_applies_to_similarity_and_search(mean_dir: Path, model: SimCSE):
-    cut = SimCSE.from_pretrained(mean_dir, device="cpu", dim=8)
-    assert cut.encode(SENTENCES).shape == (len(SENTENCES), 8)
-    torch.testing.assert_close(cut.encode(SENTENCES, dim=16), model.encode(SENTENCES, dim=16))  # per call wins
-    expected = F.normalize(model.encode(SENTENCES[:2], dim=8), dim=-1)
+    cut = SimCSE.from_pretrained(mean_dir, device="cpu", truncate_dim=8)
+    assert cut.encode(SENTENCES, convert_to_tensor=True).shape == (len(SENTENCES), 8)
+    per_call = cut.encode(SENTENCES, truncate_dim=16)  # the call's size wins over the model's
+    np.testing.assert_array_equal(per_call, model.encode(SENTENCES, truncate_dim=16))
+    expected = F.normalize(model.encode(SENTENCES[:2], truncate_dim=8, convert_to_tensor=True), dim=-1)
     assert cut.similarity(SENTENCES[0], SENTENCES[1]) == pytest.approx(float(expected[0] @ expected[1]), abs=1e-6)
     cut.build_index(SENTENCES)
     assert cut.search(SENTENCES[3], top_k=1)[0].index == 3
 
 
 @pytest.mark.parametrize("dim, message", [
-    (64, "dim=64: larger than the model's 32-dimensional vectors (trained sizes: 32, 16, 8)"),
-    (0, "dim must be a positive integer (got 0)"),
+    (64, "truncate_dim=64: larger than the model's 32-dimensional vectors (trained sizes: 32, 16, 8)"),
+    (0, "truncate_dim must be a positive integer (got 0)"),
 ])
 def test_bad_dim_names_itself(model: SimCSE, mean_dir: Path, dim: int, message: str):
     with pytest.raises(ValueError) as info:
-        model.encode(SENTENCES, dim=dim)
+        model.encode(SENTENCES, truncate_dim=dim, convert_to_tensor=True)
     assert str(info.value) == message
     with pytest.raises(ValueError) as info:
-        SimCSE.from_pretrained(mean_dir, device="cpu", dim=dim)
+        SimCSE.from_pretrained(mean_dir, device="cpu", truncate_dim=dim)
     assert str(info.value) == message
 
 
@@ -134,7 +136,7 @@ def test_simcse_encode_dim(mean_dir: Path, model: SimCSE, tmp_path: Path):
                         "--normalize", "--device", "cpu"]) == 0
     vectors = np.load(tmp_path / "v.npy")
     assert vectors.shape == (len(SENTENCES), 8) and vectors.dtype == np.float32
-    expected = F.normalize(model.encode(SENTENCES)[:, :8], dim=-1).numpy()
+    expected = F.normalize(model.encode(SENTENCES, convert_to_tensor=True)[:, :8], dim=-1).numpy()
     np.testing.assert_allclose(vectors, expected, atol=1e-6)
 
 
@@ -146,7 +148,7 @@ def test_simcse_eval_dim(mean_dir: Path, model: SimCSE, tmp_path: Path, capsys: 
     record = json.loads(out.read_text())
     assert (record["dim"], record["trained_dims"]) == (8, DIMS)
     task = load_task("stsb", str(tmp_path / "data"), "test")
-    expected = task.evaluate(model.encode(task.sentences)[:, :8])
+    expected = task.evaluate(model.encode(task.sentences, convert_to_tensor=True)[:, :8])
     assert record["tasks"]["stsb"]["spearman"] == pytest.approx(expected["spearman"], abs=1e-6)
     assert "vectors cut to their first 8 coordinates (--dim)" in capsys.readouterr().out
     assert eval_main([str(mean_dir), "--tasks", "stsb", "--device", "cpu", "--data-dir", str(tmp_path / "data"),
@@ -159,11 +161,11 @@ def test_cli_dim_errors_are_one_line(mean_dir: Path, tmp_path: Path, capsys: pyt
     assert eval_main([str(mean_dir), "--tasks", "stsb", "--dim", "64", "--device", "cpu", "--data-dir",
                       str(tmp_path / "data")]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == \
-        "simcse-eval: error: dim=64: larger than the model's 32-dimensional vectors (trained sizes: 32, 16, 8)"
+        "simcse-eval: error: --dim 64: larger than the model's 32-dimensional vectors (trained sizes: 32, 16, 8)"
     with pytest.raises(SystemExit) as info:
         encode_main([str(mean_dir), "in.txt", "--output", "v.npy", "--dim", "0"])
     assert info.value.code == 2
-    assert "argument --dim: must be a positive integer (got '0')" in capsys.readouterr().err
+    assert "argument --dim/--truncate-dim: must be a positive integer (got '0')" in capsys.readouterr().err
 
 
 # --- train.py end to end
@@ -191,7 +193,7 @@ def matryoshka_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 def test_train_py_with_matryoshka_exports_a_model_that_cuts(matryoshka_run: Path):
     model = SimCSE.from_pretrained(matryoshka_run / "model", device="cpu")
-    assert model.encode(SENTENCES, dim=8).shape == (len(SENTENCES), 8)
+    assert model.encode(SENTENCES, truncate_dim=8, convert_to_tensor=True).shape == (len(SENTENCES), 8)
 
 
 def test_train_py_export_records_the_trained_sizes(matryoshka_run: Path):

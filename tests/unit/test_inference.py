@@ -71,13 +71,15 @@ def model(avg_dir: Path) -> SimCSE:
 def test_exported_folder_encodes_as_the_training_module(model: SimCSE, avg_module: SimCSEModule):
     assert model.pooler.kind == "avg"
     expected = reference(avg_module, SENTENCES)
-    torch.testing.assert_close(model.encode(SENTENCES, batch_size=3), expected, atol=1e-5, rtol=1e-5)
+    ours = model.encode(SENTENCES, batch_size=3, convert_to_tensor=True)
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_mlp_head_is_restored_from_the_export(mlp_module: SimCSEModule, tmp_path: Path):
     loaded = SimCSE.from_pretrained(export(mlp_module, tmp_path / "m"), device="cpu")
     assert loaded.pooler.uses_mlp_at_inference
-    torch.testing.assert_close(loaded.encode(SENTENCES), reference(mlp_module, SENTENCES), atol=1e-5, rtol=1e-5)
+    ours = loaded.encode(SENTENCES, convert_to_tensor=True)
+    torch.testing.assert_close(ours, reference(mlp_module, SENTENCES), atol=1e-5, rtol=1e-5)
 
 
 def test_sentence_transformers_folder_uses_its_pooling(mlp_module: SimCSEModule, tmp_path: Path):
@@ -88,7 +90,7 @@ def test_sentence_transformers_folder_uses_its_pooling(mlp_module: SimCSEModule,
     loaded = SimCSE.from_pretrained(folder, device="cpu")
     assert loaded.pooler.kind == "cls" and loaded.pooler.uses_mlp_at_inference
     expected = torch.from_numpy(SentenceTransformer(str(folder), device="cpu").encode(SENTENCES))
-    torch.testing.assert_close(loaded.encode(SENTENCES), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(loaded.encode(SENTENCES, convert_to_tensor=True), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_lightning_checkpoint_loads_with_weights_only(mlp_module: SimCSEModule, tmp_path: Path):
@@ -97,7 +99,8 @@ def test_lightning_checkpoint_loads_with_weights_only(mlp_module: SimCSEModule, 
     trainer.save_checkpoint(tmp_path / "model.ckpt")
     loaded = SimCSE.from_pretrained(tmp_path / "model.ckpt", device="cpu")
     assert loaded.pooler.uses_mlp_at_inference
-    torch.testing.assert_close(loaded.encode(SENTENCES), reference(mlp_module, SENTENCES), atol=1e-5, rtol=1e-5)
+    ours = loaded.encode(SENTENCES, convert_to_tensor=True)
+    torch.testing.assert_close(ours, reference(mlp_module, SENTENCES), atol=1e-5, rtol=1e-5)
 
 
 def test_unsupervised_recipe_drops_the_head_and_cls_override_uses_the_encoders_pooler(tmp_path: Path):
@@ -108,22 +111,28 @@ def test_unsupervised_recipe_drops_the_head_and_cls_override_uses_the_encoders_p
     tokens = load_tokenizer(None, random_init=TINY)(["a man plays"], return_tensors="pt")
     with torch.inference_mode():
         expected = module.encoder(**tokens).pooler_output
-    torch.testing.assert_close(forced.encode(["a man plays"]), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(forced.encode(["a man plays"], convert_to_tensor=True), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_encode_options(model: SimCSE):
+def test_encode_returns_what_sentence_transformers_returns(model: SimCSE):
+    """numpy by default, a tensor with convert_to_tensor, a list of tensors without numpy; the same argument names."""
     one = model.encode("a man plays the guitar")
-    assert one.shape == (TINY["hidden_size"],)
-    as_numpy = model.encode(SENTENCES, normalize=True, return_numpy=True)
+    assert isinstance(one, np.ndarray) and one.shape == (TINY["hidden_size"],)
+    as_numpy = model.encode(SENTENCES, normalize_embeddings=True)
     assert isinstance(as_numpy, np.ndarray) and as_numpy.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(as_numpy, axis=1), 1.0, rtol=1e-5)
-    torch.testing.assert_close(torch.from_numpy(as_numpy[0]), F.normalize(one, dim=0), atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(as_numpy[0], one / np.linalg.norm(one), atol=1e-5, rtol=1e-5)
+    tensor = model.encode(SENTENCES, normalize_embeddings=True, convert_to_tensor=True)
+    assert isinstance(tensor, torch.Tensor) and tensor.shape == as_numpy.shape
+    listed = model.encode(SENTENCES, convert_to_numpy=False)
+    assert isinstance(listed, list) and len(listed) == len(SENTENCES) and isinstance(listed[0], torch.Tensor)
+    np.testing.assert_allclose(torch.stack(listed).numpy(), model.encode(SENTENCES), atol=1e-6)
 
 
 def test_similarity(model: SimCSE):
     assert model.similarity("the cat sleeps", "the cat sleeps") == pytest.approx(1.0, abs=1e-5)
     matrix = model.similarity(SENTENCES[:3], SENTENCES)
-    vectors = F.normalize(model.encode(SENTENCES), dim=-1)
+    vectors = F.normalize(model.encode(SENTENCES, convert_to_tensor=True), dim=-1)
     np.testing.assert_allclose(matrix, (vectors[:3] @ vectors.T).numpy(), atol=1e-5)
 
 
@@ -274,7 +283,7 @@ def test_encode_writes_exactly_the_output_path_given(avg_dir: Path, model: SimCS
     out = tmp_path / "vectors"  # no .npy suffix: np.save(name) would have written vectors.npy
     assert cli.encode_main([str(avg_dir), str(text_file), "--output", str(out), "--device", "cpu"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "vectors"]
-    np.testing.assert_allclose(np.load(out), model.encode(SENTENCES, return_numpy=True), atol=1e-5)
+    np.testing.assert_allclose(np.load(out), model.encode(SENTENCES), atol=1e-5)
     assert capsys.readouterr().out == f"{out}: {len(SENTENCES)} × {TINY['hidden_size']} float32\n"
 
 
