@@ -12,6 +12,12 @@ hooks and logging included; a plain step from its batch fetch to its optimizer s
 measured in separate short runs. The dataloader alone is timed on wiki text
 (``$SIMCSE_DATA_DIR/wiki/wiki1m_head11914.txt``) through ``SimCSEDataModule``'s training loader.
 
+Any ``key.sub=value`` argument is a training-config override, e.g. LoRA, bf16 and gradient checkpointing on a
+1B-parameter decoder shape (random weights, GPU):
+
+    python scripts/benchmark.py model=llama-1b-shape model.lora.r=16 model.gradient_checkpointing=true \
+        precision=bf16-true batch_size=64 max_len=32
+
 ``model``: a conf/model name. Those whose weights are not on this machine (``bert-base``, ``bert-large``)
 are built with random weights from a ``BertConfig`` of their shape, with all-MiniLM-L6-v2's tokenizer (the
 same uncased WordPiece vocabulary); ``tiny`` is the random character-level test model.
@@ -37,7 +43,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from transformers import BertConfig, BertModel, get_linear_schedule_with_warmup
 
@@ -59,14 +65,15 @@ WORDPIECE = "sentence-transformers/all-MiniLM-L6-v2"  # uncased WordPiece, bert-
 CHECKPOINT_WRITERS = ("model_checkpoint", "resume_checkpoint")
 
 
-def project_config(args: DictConfig, tmp: str) -> DictConfig:
-    """The training config a user would run, with this benchmark's model, precision and step count."""
+def project_config(args: DictConfig, tmp: str, overrides: list[str]) -> DictConfig:
+    """The training config a user would run, with this benchmark's model, precision and step count, and the
+    user's own ``overrides`` last."""
     precision = {"32": "32-true"}.get(str(args.precision), str(args.precision))
     overrides = [
         f"model={args.model}", f"trainer={'gpu' if args.device == 'cuda' else 'cpu'}",
         f"trainer.precision={precision}", f"model.compile={str(args.compile).lower()}",
         f"data.batch_size={args.batch_size}", f"data.max_len={args.max_len}", f"paths.output_dir={tmp}",
-        "+trainer.enable_checkpointing=false",
+        "+trainer.enable_checkpointing=false", *overrides,
     ]
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         return compose("train", overrides=overrides)
@@ -183,12 +190,14 @@ def run_lightning(cfg: DictConfig, module: SimCSEModule, batch: dict[str, Tensor
 
 
 class PlainLoop:
-    """SimCSE in plain PyTorch: [CLS] + MLP of two dropout views, InfoNCE, AdamW, linear decay, clipping."""
+    """SimCSE in plain PyTorch: [CLS] (+ MLP) or the masked mean of two dropout views, InfoNCE, AdamW, linear
+    decay, clipping."""
 
     def __init__(self, twin: SimCSEModule, cfg: DictConfig, total_steps: int, device: torch.device) -> None:
         """Takes the encoder, MLP head and loss of ``twin``, a second module built like the Trainer's."""
         self.encoder = twin.encoder.to(device).train()
-        self.mlp = twin.pooler.mlp.to(device).train()
+        self.mlp = twin.pooler.mlp.to(device).train() if twin.pooler.mlp is not None else nn.Identity()
+        self.mean = twin.pooler.kind in ("avg", "mean")  # else [CLS]
         self.loss = twin.objective
         self.device = device
         optim = cfg.optim
@@ -212,8 +221,13 @@ class PlainLoop:
         b, length = batch["input_ids"].shape[0], batch["input_ids"].shape[-1]
         views = {k: v.expand(-1, 2, -1).reshape(-1, length) for k, v in batch.items()}  # two dropout views
         with self.autocast():
-            cls = self.encoder(**views).last_hidden_state[:, 0]
-            z = self.mlp(cls).view(b, 2, -1)
+            hidden = self.encoder(**views).last_hidden_state
+            if self.mean:
+                mask = views["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1)
+            else:
+                pooled = hidden[:, 0]
+            z = self.mlp(pooled).view(b, 2, -1)
             loss = self.loss(z)
         if self.scaler:
             self.scaler.scale(loss).backward()
@@ -254,22 +268,25 @@ def time_dataloader(cfg: DictConfig, tokenizer: Any, args: DictConfig) -> tuple[
     return (len(stamps) - 1) * args.batch_size / (stamps[-1] - stamps[0]), workers
 
 
-def parse(argv: list[str]) -> DictConfig:
-    args = OmegaConf.merge(OmegaConf.create(DEFAULTS), OmegaConf.from_dotlist(argv))
+def parse(argv: list[str]) -> tuple[DictConfig, list[str]]:
+    """The benchmark's own arguments, and the training-config overrides (``key.sub=value``) among ``argv``."""
+    overrides = [a for a in argv if "." in a.split("=", 1)[0]]
+    args = OmegaConf.merge(OmegaConf.create(DEFAULTS), OmegaConf.from_dotlist([a for a in argv if a not in overrides]))
     unknown = set(args) - set(DEFAULTS)
     if unknown:
-        sys.exit(f"unknown argument(s): {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+        sys.exit(f"unknown argument(s): {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}, "
+                 "or a config override key.sub=value")
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    return args
+    return args, overrides
 
 
 def main(argv: list[str]) -> None:
-    args = parse(argv)
+    args, overrides = parse(argv)
     device = torch.device(args.device)
     pl.seed_everything(0, verbose=False)
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = project_config(args, tmp)
+        cfg = project_config(args, tmp, overrides)
         model = model_config(cfg, tmp)
         tokenizer = load_tokenizer(**model)
         module, twin = build_module(cfg, model), build_module(cfg, model)  # same seed: same initial weights
@@ -297,8 +314,9 @@ def main(argv: list[str]) -> None:
         data = time_dataloader(cfg, tokenizer, args)
 
     params = sum(p.numel() for p in module.parameters()) / 1e6
+    trained = sum(p.numel() for p in module.parameters() if p.requires_grad) / 1e6
     print(
-        f"\nmodel={args.model} ({params:.2f}M params) batch_size={args.batch_size} max_len={args.max_len} "
+        f"\nmodel={args.model} ({params:.2f}M params, {trained:.2f}M trained) {' '.join(overrides)} batch_size={args.batch_size} max_len={args.max_len} "
         f"(padded length {batch['input_ids'].shape[-1]}) precision={cfg.trainer.precision} compile={args.compile} "
         f"device={device}{'' if device.type == 'cuda' else f' ({torch.get_num_threads()} threads)'} "
         f"steps={args.steps} (interleaved) after {args.warmup} warm-up"

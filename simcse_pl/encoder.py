@@ -253,12 +253,13 @@ def _random_backbone(model_type: str, random_init: dict[str, Any], attention_dro
         if seeded or seed is not None:
             torch.manual_seed(int(seed or 0))
         if model_type == "bert":
-            return BertModel(BertConfig(vocab_size=len(TINY_VOCAB), **random_init))
+            return BertModel(BertConfig(**{"vocab_size": len(TINY_VOCAB), **random_init}))
         tokenizer = tiny_tokenizer(model_type, random_init.get("max_position_embeddings", 512))
         specials = {f"{name}_token_id": getattr(tokenizer, f"{name}_token_id") for name in ("bos", "eos", "pad")}
         if attention_dropout is not None:
             random_init["attention_dropout"] = attention_dropout
-        config = AutoConfig.for_model(model_type, vocab_size=len(tokenizer), **specials, **random_init)
+        # random_init.vocab_size may give a real model's embedding size (a benchmark's shape): ids stay below it
+        config = AutoConfig.for_model(model_type, **{"vocab_size": len(tokenizer), **specials, **random_init})
         return AutoModel.from_config(config)
 
 

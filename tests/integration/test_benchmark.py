@@ -33,3 +33,29 @@ def test_benchmark_prints_the_table_and_ratio(tmp_path: Path, monkeypatch: pytes
     table = "\n".join(out)
     for row in ("simcse-pl (Trainer)", "plain PyTorch loop", "dataloader alone"):
         assert re.search(rf"^{re.escape(row)} .*\d", table, re.M), table
+
+
+def test_benchmark_takes_config_overrides_lora_on_a_decoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+    """The decoder + LoRA + gradient checkpointing path the GPU benchmark of a 1B shape uses, on the tiny Llama."""
+    monkeypatch.setenv("SIMCSE_DATA_DIR", str(tmp_path))  # no wiki sample: the dataloader row is skipped
+    spec = importlib.util.spec_from_file_location("benchmark", REPO / "scripts" / "benchmark.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    benchmark.main(["model=tiny-llama", "model.lora.r=8", "model.gradient_checkpointing=true", "batch_size=8",
+                    "steps=2", "warmup=1"])
+    out = capsys.readouterr().out
+    params, trained = map(float, re.search(r"\(([\d.]+)M params, ([\d.]+)M trained\)", out).groups())
+    assert 0 < trained < params / 2  # only the adapters train
+    assert "model.lora.r=8 model.gradient_checkpointing=true" in out
+    assert re.search(r"^ratio: \d+\.\d\d$", out, re.M)
+
+
+def test_the_1b_decoder_shape_has_1b_parameters():
+    from hydra import compose, initialize_config_dir
+    from transformers import AutoConfig, AutoModel
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        shape = dict(compose("train", overrides=["model=llama-1b-shape"]).model.random_init)
+    with torch.device("meta"):
+        model = AutoModel.from_config(AutoConfig.for_model(shape.pop("model_type"), **shape))
+    assert round(sum(p.numel() for p in model.parameters()) / 1e9, 2) == 1.24
