@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     spearman = {name: stsb_spearman(stsb, sentences, v) for name, v in vectors.items()}
     print(format_table(speeds, spearman))
     print(f"{args.threads} threads (torch and ONNX Runtime), batch size {args.batch_size}, median of {args.repeats} "
-          f"passes over {len(sentences)} sentences, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}")
+          f"passes over {len(sentences)} sentences, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; "
+          f"1-min load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work skews speeds)")
     return 0
 
 
