@@ -60,6 +60,14 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
         help="let transformers run the model's own Python code (off: a model or checkpoint cannot turn it on)",
     )
     parser.add_argument(
+        "--backend", choices=("torch", "onnx"), default="torch",
+        help="onnx: the backbone through ONNX Runtime on the CPU (a folder written with simcse-export --onnx)",
+    )
+    parser.add_argument(
+        "--onnx-file", metavar="NAME",
+        help="with --backend onnx: the file in the folder (default onnx/model.onnx; onnx/model_quint8_avx2.onnx: int8)",
+    )
+    parser.add_argument(
         "--dim", "--truncate-dim", dest="dim", type=_positive_int,
         help="keep the first DIM coordinates of each vector (a model trained with loss=matryoshka: one of its "
         "trained sizes, listed in its simcse_pl.json); default: all",
@@ -69,9 +77,11 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
 def _load_model(args: argparse.Namespace) -> Any:
     from simcse_pl.inference import SimCSE
 
+    if args.onnx_file and args.backend != "onnx":
+        raise ValueError(f"--onnx-file {args.onnx_file}: applies to --backend onnx")
     model = SimCSE.from_pretrained(
         args.model, pooler=args.pooler, device=args.device, max_length=args.max_length, precision=args.precision,
-        trust_remote_code=args.trust_remote_code,
+        trust_remote_code=args.trust_remote_code, backend=args.backend, file_name=args.onnx_file,
     )
     if args.dim:
         model.truncate_dim = model.check_dim(args.dim, label=f"--dim {args.dim}")

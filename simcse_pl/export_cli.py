@@ -50,6 +50,11 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="then upload the folder to this hub model repo")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
     parser.add_argument(
+        "--onnx", action="store_true",
+        help="also write onnx/model.onnx and its int8 copy onnx/model_quint8_avx2.onnx (fast CPU inference: "
+        "SimCSE.from_pretrained(dir, backend='onnx'), simcse-eval --backend onnx; needs simcse-pl[onnx])",
+    )
+    parser.add_argument(
         "--trust-remote-code", action="store_true",
         help="let transformers run the base model's own Python code (off: a checkpoint cannot turn it on)",
     )
@@ -67,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             check_hub(args.push_to_hub)
         model_dir = export_checkpoint(source, args.push_to_hub, args.trust_remote_code)
         print(f"{model_dir}: exported from {source.checkpoint}, model card {model_dir / 'README.md'}")
+        if args.onnx:
+            from simcse_pl.onnx_export import export_onnx
+
+            print(f"ONNX: {', '.join(export_onnx(model_dir, quantize=True))}")
         if args.push_to_hub:
             print(f"uploaded to {push(model_dir, args.push_to_hub, args.private)}")
     except ValueError as exc:  # ModelLoadError, CheckpointError and DataError are ValueErrors
