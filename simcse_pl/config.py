@@ -14,6 +14,7 @@ names, the one place they are declared (``signature_schema``): a new objective b
 ``logger`` and ``callbacks`` are dicts of objects with ``_target_``; their classes check their arguments.
 """
 
+import ast
 import dataclasses
 import inspect
 import os
@@ -44,9 +45,21 @@ class ConfigError(ValueError):
     """A config value of the wrong type or outside its allowed range; the message names the key."""
 
 
-# the registered poolers (simcse_pl/poolers/, one file each), listed here so composing needs no torch import;
-# tests/unit/test_encoder.py checks the two lists agree
-POOLERS = ("cls", "cls_before_pooler", "avg", "mean", "avg_first_last", "avg_top2", "last_token", "mask")
+def registered_pooler_names(folder: Path = Path(__file__).resolve().parent / "poolers") -> tuple[str, ...]:
+    """The names in the ``@register(...)`` lines of simcse_pl/poolers/*.py, read from the source so that composing
+    and checking a config imports no torch: a new pooler file is all it takes for ``model.pooler`` to accept its
+    name (tests/unit/test_encoder.py checks this equals the imported registry)."""
+    names: list[str] = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                names += [arg.value for call in node.decorator_list if isinstance(call, ast.Call)
+                          and getattr(call.func, "id", None) == "register"
+                          for arg in call.args if isinstance(arg, ast.Constant)]
+    return tuple(names)
+
+
+POOLERS = registered_pooler_names()
 
 
 @dataclass

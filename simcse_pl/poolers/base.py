@@ -15,8 +15,9 @@ code. Each class says
 ``embed`` is the whole path from token ids to vectors, the one definition training, validation, the export and
 inference share: the prompt (simcse_pl/prompt.py) puts each sentence in its template, the backbone runs, the
 pooler pools, template denoising subtracts the template-only vector, and the MLP head (SimCSE's, optional)
-applies. A new pooler is one file in this package with a ``Pooler`` subclass and its ``@register`` line (and its
-name in ``simcse_pl.config.POOLERS``, which composing checks without importing torch).
+applies. A new pooler is one file in this package with a ``Pooler`` subclass and its ``@register("name")`` line:
+the package imports every file in it, and ``simcse_pl.config.POOLERS`` reads the names from those lines (so that
+checking ``model.pooler`` needs no torch).
 """
 
 from __future__ import annotations
