@@ -48,6 +48,7 @@ print("heavy:", sorted(m for m in ("torch", "lightning", "transformers") if m in
 
 @pytest.mark.parametrize("module, function, prog", [
     ("cli", "eval_main", "simcse-eval"), ("cli", "encode_main", "simcse-encode"), ("report", "main", "simcse-report"),
+    ("export_cli", "main", "simcse-export"),
 ])
 def test_every_entry_points_help_loads_no_torch(module: str, function: str, prog: str):
     """--help of each console script answers without importing torch, Lightning or transformers (~1 s)."""
