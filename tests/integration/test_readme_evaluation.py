@@ -195,6 +195,7 @@ def test_the_blocks_show_the_documented_commands():
     ]
 
 
+@pytest.mark.slow  # the section's commands run in ~1 min; each kind is also tested in the default suite
 def test_chinese_data_commands(tour):
     work, done = tour
     assert (work / "data" / "chinese" / "ATEC" / "ATEC.test.data").exists()
@@ -203,6 +204,7 @@ def test_chinese_data_commands(tour):
     assert (work / ".data-root").read_text().strip() == str(work / "data")  # make data remembers the root
 
 
+@pytest.mark.slow  # the section's commands run in ~1 min; each kind is also tested in the default suite
 def test_pair_file_and_chinese_suite_print_the_runs_own_test_numbers(tour):
     work, done = tour
     test = json.loads((only("outputs/quickstart/*", work) / "results.json").read_text())["test"]
@@ -216,6 +218,7 @@ def test_pair_file_and_chinese_suite_print_the_runs_own_test_numbers(tour):
     assert len(set(list(chinese.values())[:-1])) == 1
 
 
+@pytest.mark.slow  # the section's commands run in ~1 min; each kind is also tested in the default suite
 def test_retrieval_and_clustering(tour):
     work, done = tour
     record = json.loads((work / "scifact.json").read_text())["tasks"]["scifact"]
@@ -230,6 +233,7 @@ def test_retrieval_and_clustering(tour):
     assert {"val/my-dev_spearman", "val/scifact_ndcg_at_10", "val/scifact_mrr_at_10", "val/topics_v_measure"} <= set(final)
 
 
+@pytest.mark.slow  # the section's commands run in ~1 min; each kind is also tested in the default suite
 def test_mteb_offline_from_local_folders(tour):
     pytest.importorskip("mteb")
     work, done = tour
@@ -241,6 +245,7 @@ def test_mteb_offline_from_local_folders(tour):
     assert not [p for p in (work / "mteb_cache").rglob("*") if p.is_file()]  # no results cached: the JSON is the record
 
 
+@pytest.mark.slow  # the section's commands run in ~1 min; each kind is also tested in the default suite
 def test_reports_of_a_run_and_of_a_three_seed_sweep(tour):
     work, done = tour
     run_dir = only("outputs/quickstart/*", work)

@@ -214,8 +214,8 @@ def composed(tmp_path: Path, *overrides: str):
         ("data.num_workers=-1", "data.num_workers=-1: must be >= 0"),
         ("optim.warmup_ratio=2", "optim.warmup_ratio=2.0: must be in [0, 1]"),
         ("data.max_samples=0", "data.max_samples=0: must be null or >= 1"),
-        ("model.pooler=max", "model.pooler='max': must be one of cls, cls_before_pooler, avg, mean, avg_first_last, "
-                             "avg_top2, last_token, mask"),
+        ("model.pooler=max", "model.pooler='max': must be one of cls, cls_before_pooler, last_token, mask, avg, mean, "
+                             "avg_first_last, avg_top2"),
         ("optim.betas=[0.9,1.5]", "optim.betas=[0.9, 1.5]: must be two numbers in [0, 1)"),
         ("step.mini_batch_size=0", "step.mini_batch_size=0: must be null or >= 1"),
         ("trainer.max_steps=abc", "trainer.max_steps: Value 'abc' of type 'str' could not be converted to Integer"),
