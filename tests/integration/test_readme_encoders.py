@@ -51,8 +51,9 @@ def test_each_command_composes_and_passes_the_checks(command: str):
 
 def test_the_cpu_lora_decoder_smoke_run_runs_as_written(real_data: Path, tmp_path: Path):
     command = next(c for c in section_commands() if "model=tiny-llama" in c)
+    # the command as written, minus the untrained validation and the test pass (a minute of a busy CI machine)
     argv = [sys.executable, *shlex.split(command)[1:], f"paths.data_dir={real_data}", "logger=none",
-            f"hydra.run.dir={tmp_path}"]
+            "validate_before=false", "test=false", f"hydra.run.dir={tmp_path}"]
     done = subprocess.run(argv, cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "1"}, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
