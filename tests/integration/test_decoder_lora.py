@@ -14,11 +14,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+
+from tests.run_control import finish, kill_when_frozen
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = "tests.integration.faults"
@@ -43,23 +44,6 @@ def start(*args: str | Path) -> subprocess.Popen:
     env = {**{k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, "OMP_NUM_THREADS": "1",
            "WANDB_MODE": "disabled"}
     return subprocess.Popen(command(*args), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def finish(proc: subprocess.Popen) -> None:
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err[-3000:]
-
-
-def kill_when_frozen(proc: subprocess.Popen, marker: Path) -> None:
-    try:
-        deadline = time.monotonic() + 400
-        while not marker.exists():
-            assert proc.poll() is None, f"run ended before the fault: {proc.stderr.read()[-3000:]}"
-            assert time.monotonic() < deadline, "the fault hook never fired"
-            time.sleep(0.2)
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ import lightning.pytorch as pl
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
+
+from tests.run_control import finish, kill_when_frozen
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = "tests.integration.faults"
@@ -81,24 +82,6 @@ def start(cmd: list[str]) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     return subprocess.Popen(cmd, cwd=REPO, env={**env, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def finish(proc: subprocess.Popen) -> None:
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err[-3000:]
-
-
-def kill_when_frozen(proc: subprocess.Popen, marker: Path) -> None:
-    try:
-        deadline = time.monotonic() + 300
-        while not marker.exists():
-            assert proc.poll() is None, f"run ended before the fault: {proc.stderr.read()[-3000:]}"
-            assert time.monotonic() < deadline, "the fault hook never fired"
-            time.sleep(0.2)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == -9
 
 
 CASES = {"esimcse": ESIMCSE, "no_duplicates": NO_DUPLICATES}

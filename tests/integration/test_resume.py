@@ -13,11 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+
+from tests.run_control import finish, kill_when_frozen
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = "tests.integration.faults"
@@ -45,25 +46,6 @@ def start(data: Path, run_dir: Path, *overrides: str, **env: str) -> subprocess.
         command(data, run_dir, *overrides), cwd=REPO, env=environment(**env),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
-
-
-def finish(proc: subprocess.Popen) -> None:
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err[-3000:]
-
-
-def kill_when_frozen(proc: subprocess.Popen, marker: Path) -> None:
-    """Wait until the run's fault hook has frozen it, then SIGKILL it: no handler, no cleanup."""
-    try:
-        deadline = time.monotonic() + 240
-        while not marker.exists():
-            assert proc.poll() is None, f"run ended before the fault: {proc.stderr.read()[-3000:]}"
-            assert time.monotonic() < deadline, "the fault hook never fired"
-            time.sleep(0.2)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == -9
 
 
 def resume(data: Path, run_dir: Path) -> subprocess.Popen:
