@@ -173,17 +173,24 @@ def objective_figure(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], met
 def curves_figure(runs: Sequence[Mapping[str, Any]], metric: str, path: Path) -> None:
     """Dev metric (left) and training loss (right) against the step, one line per run; the untrained model's dev
     score (step 0) dashed. ``runs``: ``{"label", "validations": [(step, {metric: value})], "loss": [(step, v)]}``."""
+    fig = _curves(runs, metric)
+    fig.savefig(path, dpi=DPI)
+    _pyplot().close(fig)
+
+
+def _curves(runs: Sequence[Mapping[str, Any]], metric: str) -> Any:
+    """The figure of ``curves_figure``. Each run's line starts at its own untrained score when it has one, so a run
+    validated once after training still shows where it went from."""
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     values, baselines = [], []
     for run in runs:
-        points = [(s, m[metric]) for s, m in run["validations"] if is_number(m.get(metric))]
-        trained = [(s, v) for s, v in points if s > 0]
+        points = sorted((s, m[metric]) for s, m in run["validations"] if is_number(m.get(metric)))
         baselines += [v for s, v in points if s == 0]
-        if trained:
-            style = "-o" if len(trained) > 1 else "o"
-            left.plot([s for s, _ in trained], [v for _, v in trained], style, markersize=3, label=run["label"])
-            values += [v for _, v in trained]
+        if any(s > 0 for s, _ in points):
+            style = "-o" if len(points) > 1 else "o"
+            left.plot([s for s, _ in points], [v for _, v in points], style, markersize=3, label=run["label"])
+            values += [v for _, v in points]
         if run["loss"]:
             right.plot([s for s, _ in run["loss"]], [v for _, v in run["loss"]], "-", linewidth=1, label=run["label"])
     if baselines:
@@ -206,8 +213,7 @@ def curves_figure(runs: Sequence[Mapping[str, Any]], metric: str, path: Path) ->
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    return fig
 
 
 def align_uniform_figure(runs: Sequence[Mapping[str, Any]], path: Path, task: str = "stsb") -> None:
