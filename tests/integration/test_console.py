@@ -3,15 +3,12 @@ plain progress lines, the test table, where things went; none of the libraries' 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from train_runs import run_train
 
-REPO = Path(__file__).resolve().parents[2]
 NOISE = [
     "litlogger", "LeafSpec", "IterableDataset", "Loading weights", "Writing model shards", "GPU available",
     "TPU available", "Loading `train_dataloader`", "`Trainer.fit` stopped", "Saving model to", "\x1b[", "━",
@@ -21,14 +18,8 @@ NOISE = [
 @pytest.fixture(scope="module")
 def console(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     run_dir = tmp_path_factory.mktemp("console")
-    done = subprocess.run(
-        [sys.executable, str(REPO / "train.py"), "model=tiny", "trainer=cpu", "data.num_workers=0", "data.batch_size=16",
-         f"paths.data_dir={tiny_data}", f"data.source.path={tiny_data}/wiki/wiki.txt", f"hydra.run.dir={run_dir}",
-         "trainer.max_steps=6", "trainer.val_check_interval=3", "callbacks.console_report.every_seconds=0"],
-        cwd=REPO, env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, capture_output=True, text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_train(run_dir, "trainer.max_steps=6", "trainer.val_check_interval=3",
+                     "callbacks.console_report.every_seconds=0", data_dir=tiny_data, full_error=False)
     return done.stdout + done.stderr
 
 

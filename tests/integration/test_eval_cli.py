@@ -4,7 +4,6 @@ simcse-eval on its exported model (and its checkpoint) give the same numbers."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -15,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 from sts_fixtures import WORDS, write_senteval_root
+from train_runs import run_train
 
 from simcse_pl.cli import encode_main, eval_main
 from simcse_pl.inference import SimCSE
 
-REPO = Path(__file__).resolve().parents[2]
 SEVEN = ["sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr"]
 
 
@@ -39,16 +38,9 @@ def run_dir(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A quickstart-style run on a tiny BERT: 2 steps, validation (STS-B + SICK-R dev), the 7-task test.
     Mean pooling: a random BERT's [CLS] vectors agree to 1e-5 in cosine, below float32 noise."""
     out = tmp_path_factory.mktemp("run")
-    args = [
-        sys.executable, str(REPO / "train.py"),
-        "model=tiny", "model.pooler=avg", "trainer=cpu", "logger=none", "data.num_workers=0", "data.batch_size=16",
-        "trainer.max_steps=2", "trainer.val_check_interval=2", "validate_before=false",
-        f"paths.data_dir={data_root}", f"data.source.path={data_root}/wiki/wiki.txt",
-        "data.val_tasks=[stsb,sickr]", f"data.test_tasks=[{','.join(SEVEN)}]", f"hydra.run.dir={out}",
-    ]
-    done = subprocess.run(args, cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "1"}, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_train(out, "model.pooler=avg", "logger=none", "trainer.max_steps=2", "trainer.val_check_interval=2",
+              "validate_before=false", "data.val_tasks=[stsb,sickr]", f"data.test_tasks=[{','.join(SEVEN)}]",
+              data_dir=data_root)
     return out
 
 

@@ -6,9 +6,6 @@ to their first k coordinates; train.py runs ``loss=matryoshka`` end to end."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from sts_fixtures import write_senteval_root
+from train_runs import run_train
 
 from simcse_pl.cli import encode_main, eval_main
 from simcse_pl.encoder import load_tokenizer
@@ -26,7 +24,6 @@ from simcse_pl.losses import InfoNCE
 from simcse_pl.losses.matryoshka import Matryoshka
 from simcse_pl.module import SimCSEModule
 
-REPO = Path(__file__).resolve().parents[2]
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 128, "initializer_range": 0.2}
 DIMS = [32, 16, 8]
@@ -171,23 +168,15 @@ def test_cli_dim_errors_are_one_line(mean_dir: Path, tmp_path: Path, capsys: pyt
 # --- train.py end to end
 
 
-def train(tiny_data: Path, run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
-    args = [
-        sys.executable, str(REPO / "train.py"),
-        "model=tiny", "model.pooler=avg", "trainer=cpu", "logger=none", "data.num_workers=0", "data.batch_size=16",
-        "trainer.max_steps=2", "trainer.val_check_interval=2", "validate_before=false", "test=false",
-        f"paths.data_dir={tiny_data}", f"data.source.path={tiny_data}/wiki/wiki.txt", f"hydra.run.dir={run_dir}",
-        "loss=matryoshka", *overrides,
-    ]
-    return subprocess.run(args, cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "1"}, capture_output=True,
-                          text=True, timeout=300)
+MATRYOSHKA_RUN = ["model.pooler=avg", "logger=none", "trainer.max_steps=2", "trainer.val_check_interval=2",
+                  "validate_before=false", "test=false", "loss=matryoshka"]
 
 
 @pytest.fixture(scope="module")
 def matryoshka_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("matryoshka_run")
-    done = train(tiny_data, run_dir, "loss.dims=[32,16,8]", "loss@loss.inner=infonce", "loss.inner.tau=0.1")
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_train(run_dir, *MATRYOSHKA_RUN, "loss.dims=[32,16,8]", "loss@loss.inner=infonce", "loss.inner.tau=0.1",
+              data_dir=tiny_data)
     return run_dir
 
 
@@ -202,6 +191,6 @@ def test_train_py_export_records_the_trained_sizes(matryoshka_run: Path):
 
 
 def test_train_py_dims_larger_than_the_model_fail_naming_loss_dims(tiny_data: Path, tmp_path: Path):
-    done = train(tiny_data, tmp_path / "run", "loss.dims=[64,32]")
+    done = run_train(tmp_path / "run", *MATRYOSHKA_RUN, "loss.dims=[64,32]", data_dir=tiny_data, check=False)
     assert done.returncode != 0
     assert "loss.dims=[64, 32]: 64 is larger than the model's sentence vectors (32 dims)" in done.stderr

@@ -20,6 +20,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from train_runs import run_train
 
 from simcse_pl.encoder import load_tokenizer
 from simcse_pl.export import export_model
@@ -75,14 +76,8 @@ def export_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def run_dir(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny train.py run: untrained validation, 2 steps, export, test."""
     run = tmp_path_factory.mktemp("card_run")
-    args = [
-        sys.executable, str(REPO / "train.py"), "model=tiny", "model.pooler=avg", "trainer=cpu", "logger=none",
-        "data.num_workers=0", "data.batch_size=16", "trainer.max_steps=2", "trainer.val_check_interval=2",
-        f"paths.data_dir={tiny_data}", f"data.source.path={tiny_data}/wiki/wiki.txt", f"hydra.run.dir={run}",
-    ]
-    done = subprocess.run(args, cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "1"}, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_train(run, "model.pooler=avg", "logger=none", "trainer.max_steps=2", "trainer.val_check_interval=2",
+              data_dir=tiny_data)
     return run
 
 

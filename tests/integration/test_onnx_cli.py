@@ -4,9 +4,6 @@ the export as the torch backend does (int8 close), and misuse is one line."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,23 +11,16 @@ import pytest
 from simcse_pl.cli import eval_main
 from simcse_pl.export_cli import main as export_main
 from sts_fixtures import write_senteval_root
+from train_runs import run_train
 
 pytest.importorskip("onnxruntime")
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("onnx_run")
-    args = [
-        sys.executable, str(REPO / "train.py"), "model=tiny", "model.pooler=avg", "trainer=cpu", "logger=none",
-        "data.num_workers=0", "data.batch_size=16", "trainer.max_steps=2", "trainer.val_check_interval=2",
-        "validate_before=false", "test=false",
-        f"paths.data_dir={tiny_data}", f"data.source.path={tiny_data}/wiki/wiki.txt", f"hydra.run.dir={run}",
-    ]
-    done = subprocess.run(args, cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "1"}, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_train(run, "model.pooler=avg", "logger=none", "trainer.max_steps=2", "trainer.val_check_interval=2",
+              "validate_before=false", "test=false", data_dir=tiny_data)
     assert export_main([str(run), "--onnx"]) == 0
     return run
 

@@ -4,17 +4,15 @@ runs' results.json; the paper's row for a paper preset; the shared figure module
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from sts_fixtures import WORDS, write_senteval_root
+from train_runs import run_train
 
 from simcse_pl.report import PAPER, SEVEN, main
 
@@ -35,16 +33,11 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "mine" / "my_dev.tsv").write_text("sentence1\tsentence2\tscore\n" + "".join(
         f"{a}\t{b}\t{s:.3f}\n" for a, b, s in pairs), encoding="utf-8")
     out = tmp_path_factory.mktemp("sweep")
-    done = subprocess.run(
-        [sys.executable, str(REPO / "train.py"), "-m", "model=tiny", "model.pooler=avg", "trainer=cpu",
-         "data.num_workers=0", "data.batch_size=16", f"paths.data_dir={root}", f"data.source.path={root}/wiki/wiki.txt",
-         "trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1", "export=false",
-         f"data.val_tasks=[stsb,sickr,{root}/mine/my_dev.tsv]", f"data.test_tasks=[{','.join(SEVEN)}]", "seed=1,2,3",
-         f"hydra.sweep.dir={out}"],
-        cwd=REPO, env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, capture_output=True,
-        text=True, timeout=900,
+    run_train(
+        out, "model.pooler=avg", "trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1",
+        "export=false", f"data.val_tasks=[stsb,sickr,{root}/mine/my_dev.tsv]", f"data.test_tasks=[{','.join(SEVEN)}]",
+        "seed=1,2,3", data_dir=root, multirun=True, full_error=False, timeout=900,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     return out
 
 

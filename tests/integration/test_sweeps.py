@@ -4,12 +4,12 @@ failed job and status 2, and the summary shows the error."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from train_runs import run_train
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,15 +18,12 @@ REPO = Path(__file__).resolve().parents[2]
 def sweep(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
     """Three jobs: two that train (τ 0.03 and 0.05), one whose data file is missing."""
     sweep_dir = tmp_path_factory.mktemp("sweep")
-    corpus = f"{tiny_data}/wiki/wiki.txt"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "train.py"), "-m", "model=tiny", "trainer=cpu", "data.num_workers=0",
-         "data.batch_size=16", f"paths.data_dir={tiny_data}", f"data.source.path={corpus},{sweep_dir}/missing.txt",
-         "loss.tau=0.03,0.05", "trainer.max_steps=2", "export=false", "test=false", f"hydra.sweep.dir={sweep_dir}",
-         "+callbacks.count._target_=tests.integration.faults.CountValidations",
-         f"+callbacks.count.path={sweep_dir}/validations.txt"],
-        cwd=REPO, env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, capture_output=True,
-        text=True, timeout=600,
+    done = run_train(
+        sweep_dir, "loss.tau=0.03,0.05", "trainer.max_steps=2", "export=false", "test=false",
+        "+callbacks.count._target_=tests.integration.faults.CountValidations",
+        f"+callbacks.count.path={sweep_dir}/validations.txt",
+        data_dir=tiny_data, source=f"{tiny_data}/wiki/wiki.txt,{sweep_dir}/missing.txt", multirun=True, check=False,
+        full_error=False, timeout=600,
     )
     return sweep_dir, done
 

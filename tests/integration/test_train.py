@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -12,27 +11,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_runs import run_train
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def train(tiny_data: Path, run_dir: Path, *overrides: str, multirun: bool = False) -> subprocess.CompletedProcess:
-    args = [
-        sys.executable, str(REPO / "train.py"), *(["-m"] if multirun else []),
-        "model=tiny", "trainer=cpu", "data.num_workers=0", "data.batch_size=16",
-        f"paths.data_dir={tiny_data}", f"data.source.path={tiny_data}/wiki/wiki.txt",
-        f"hydra.{'sweep' if multirun else 'run'}.dir={run_dir}", *overrides,
-    ]
-    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
-    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("run")
-    train(tiny_data, run_dir, "trainer.max_steps=6", "trainer.val_check_interval=3")
+    run_train(run_dir, "trainer.max_steps=6", "trainer.val_check_interval=3", data_dir=tiny_data)
     return run_dir
 
 
@@ -68,7 +55,8 @@ def test_export_reloads_in_hf_and_sentence_transformers_format(trained: Path):
 def test_kept_mlp_head_exports_as_dense_layer(tiny_data: Path, tmp_path: Path):
     from sentence_transformers import SentenceTransformer
 
-    train(tiny_data, tmp_path, "trainer.max_steps=2", "model.mlp_only_train=false", "validate_before=false", "test=false")
+    run_train(tmp_path, "trainer.max_steps=2", "model.mlp_only_train=false", "validate_before=false", "test=false",
+              data_dir=tiny_data)
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     st = SentenceTransformer(str(tmp_path / "model"), device="cpu")
     cls = st[0].auto_model.eval()(**st.tokenize(["a cat sleeps"])).last_hidden_state[:, 0]
@@ -77,7 +65,8 @@ def test_kept_mlp_head_exports_as_dense_layer(tiny_data: Path, tmp_path: Path):
 
 
 def test_multirun_sweeps_tau(tiny_data: Path, tmp_path: Path):
-    train(tiny_data, tmp_path, "loss.tau=0.03,0.05", "trainer.max_steps=2", "test=false", "export=false", multirun=True)
+    run_train(tmp_path, "loss.tau=0.03,0.05", "trainer.max_steps=2", "test=false", "export=false", data_dir=tiny_data,
+              multirun=True)
     taus = sorted(
         float(line.split("=")[1])
         for job in ("0", "1")
@@ -107,8 +96,8 @@ def test_a_nan_validation_metric_never_selects_a_checkpoint(tiny_data: Path, tmp
         "\t".join(cols[:4] + ["2.500"] + cols[5:]) + "\n" for cols in (l.split("\t") for l in dev.read_text().splitlines())
     ))
     run_dir = tmp_path / "run"
-    done = train(tiny_data, run_dir, "trainer.max_steps=4", "trainer.val_check_interval=2", f"paths.data_dir={data}",
-                 "test=false")
+    done = run_train(run_dir, "trainer.max_steps=4", "trainer.val_check_interval=2", f"paths.data_dir={data}",
+                     "test=false", data_dir=tiny_data)
     results = json.loads((run_dir / "results.json").read_text())
     assert math.isnan(results["final"]["val/stsb_spearman"])
     assert results["best"]["checkpoint"] is None
@@ -117,6 +106,6 @@ def test_a_nan_validation_metric_never_selects_a_checkpoint(tiny_data: Path, tmp
 
 
 def test_the_readme_objective_example_trains_as_written(tiny_data: Path, tmp_path: Path):
-    train(tiny_data, tmp_path, "loss=align_uniform", "trainer.max_steps=2", "validate_before=false", "test=false",
-          "export=false")
+    run_train(tmp_path, "loss=align_uniform", "trainer.max_steps=2", "validate_before=false", "test=false",
+              "export=false", data_dir=tiny_data)
     assert json.loads((tmp_path / "results.json").read_text())["final"]["step"] == 2
