@@ -107,7 +107,8 @@ def test_cosent_on_unlabelled_text_asks_for_pairs_before_loading_anything(tiny_d
 
 @pytest.mark.parametrize(
     ("preset", "loss", "batch_size", "epochs"),
-    [("quickstart_cosent", "CoSENT", 32, 1), ("quickstart_angle", "AnglE", 32, 1), ("quickstart_cosent_16x4", "CoSENT", 16, 4)],
+    [("quickstart_cosent", "CoSENT", 32, 1), ("quickstart_angle", "AnglE", 32, 1), ("quickstart_cosent_16x4", "CoSENT", 16, 4),
+     ("quickstart_cosent_matryoshka", "Matryoshka", 32, 1), ("quickstart_cosent_matryoshka_16x4", "Matryoshka", 16, 4)],
 )
 def test_quickstart_presets_are_the_compared_recipe(preset, loss, batch_size, epochs):
     """all-MiniLM-L6-v2 with mean pooling, all 5,749 STS-B train pairs, lr 2e-5, 10% warmup, max_len 64, seed 42."""
@@ -125,3 +126,6 @@ def test_quickstart_presets_are_the_compared_recipe(preset, loss, batch_size, ep
     if loss == "AnglE":
         assert (cfg.loss.cosine_weight, cfg.loss.ibn_weight, cfg.loss.angle_weight) == (1.0, 1.0, 1.0)
         assert (cfg.loss.cosine_scale, cfg.loss.ibn_scale, cfg.loss.angle_scale) == (20.0, 20.0, 1.0)
+    if loss == "Matryoshka":
+        assert cfg.loss.inner._target_.endswith("CoSENT") and cfg.loss.inner.scale == 20.0
+        assert (list(cfg.loss.dims), cfg.loss.weights) == ([384, 256, 128, 64], None)
