@@ -13,7 +13,6 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 import lightning.pytorch as pl
 from hydra.core.hydra_config import HydraConfig

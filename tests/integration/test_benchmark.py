@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 import torch
+
+from scripts_module import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,9 +18,7 @@ def test_benchmark_prints_the_table_and_ratio(tmp_path: Path, monkeypatch: pytes
     lines = [f"sentence number {i} of a small wiki sample ." for i in range(200)]
     (tmp_path / "wiki" / "wiki1m_head11914.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     monkeypatch.setenv("SIMCSE_DATA_DIR", str(tmp_path))
-    spec = importlib.util.spec_from_file_location("benchmark", REPO / "scripts" / "benchmark.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    benchmark = load_script("benchmark")
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a busy machine makes multi-threaded tiny steps slow; speed is not tested here
@@ -38,9 +37,7 @@ def test_benchmark_prints_the_table_and_ratio(tmp_path: Path, monkeypatch: pytes
 def test_benchmark_takes_config_overrides_lora_on_a_decoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
     """The decoder + LoRA + gradient checkpointing path the GPU benchmark of a 1B shape uses, on the tiny Llama."""
     monkeypatch.setenv("SIMCSE_DATA_DIR", str(tmp_path))  # no wiki sample: the dataloader row is skipped
-    spec = importlib.util.spec_from_file_location("benchmark", REPO / "scripts" / "benchmark.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    benchmark = load_script("benchmark")
     benchmark.main(["model=tiny-llama", "model.lora.r=8", "model.gradient_checkpointing=true", "batch_size=8",
                     "steps=2", "warmup=1"])
     out = capsys.readouterr().out

@@ -3,31 +3,22 @@ found and ends with one row per backend (a smoke test: no speed is asserted)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
 from onnx_fixtures import export_tiny
+from scripts_module import load_script
 from simcse_pl.onnx_backend import INT8_FILE, ONNX_FILE
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("benchmark_inference", REPO / "scripts" / "benchmark_inference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_benchmark_prints_every_backend(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     model = export_tiny(tmp_path / "model", pooler="avg")
-    assert load_script().main([str(model), "--data-dir", str(tiny_data), "--threads", "1", "--repeats", "1"]) == 0
+    assert load_script("benchmark_inference").main([str(model), "--data-dir", str(tiny_data), "--threads", "1", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert (model / ONNX_FILE).exists() and (model / INT8_FILE).exists()
     assert re.search(r"^STS test sets: STS-B \(\d+ distinct sentences\); not under .*: STS12, .*SICK-R$", out, re.M)
@@ -37,5 +28,5 @@ def test_benchmark_prints_every_backend(tiny_data: Path, tmp_path: Path, capsys:
 
 
 def test_missing_stsb_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    assert load_script().main([str(tmp_path), "--data-dir", str(tmp_path)]) == 2
+    assert load_script("benchmark_inference").main([str(tmp_path), "--data-dir", str(tmp_path)]) == 2
     assert "stsb" in capsys.readouterr().err

@@ -4,7 +4,6 @@ numbers are the README's)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 from pathlib import Path
@@ -12,18 +11,10 @@ from pathlib import Path
 import pytest
 
 from onnx_fixtures import export_tiny
+from scripts_module import load_script
 from conftest import write_stsb
 
 pytest.importorskip("sentence_transformers")
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("compare_st", REPO / "scripts" / "compare_sentence_transformers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +30,7 @@ def test_each_loss_trains_and_scores_every_size(loss: str, data: Path, tmp_path:
     model = export_tiny(tmp_path / "model", pooler="avg")
     args = ["--loss", loss, "--data-dir", str(data), "--model", str(model), "--max-steps", "2", "--batch-size", "8",
             "--dims", "32", "16", "--out", str(tmp_path / "trained")]
-    assert load_script().main(args) == 0
+    assert load_script("compare_sentence_transformers").main(args) == 0
     out = capsys.readouterr().out
     assert re.search(rf"^sentence-transformers {loss}, batch 8, 1 epoch\(s\), 48 pairs: trained in \d+ s$", out, re.M)
     scores = re.findall(r"^STS-B test Spearman x100 at (\d+) dims: (-?\d+\.\d\d)$", out, re.M)
@@ -50,10 +41,10 @@ def test_each_loss_trains_and_scores_every_size(loss: str, data: Path, tmp_path:
 def test_bad_dims_and_missing_data_are_one_line(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
     model = export_tiny(tmp_path / "model", pooler="avg")
     capsys.readouterr()
-    assert load_script().main(["--data-dir", str(data), "--model", str(model), "--dims", "16", "32"]) == 2
+    assert load_script("compare_sentence_transformers").main(["--data-dir", str(data), "--model", str(model), "--dims", "16", "32"]) == 2
     assert capsys.readouterr().err.strip() == (
         "compare_sentence_transformers: error: --dims 16 32: give strictly descending sizes starting at the model's 32"
     )
-    assert load_script().main(["--data-dir", str(tmp_path)]) == 2
+    assert load_script("compare_sentence_transformers").main(["--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "sts-train.csv" in err[0], err

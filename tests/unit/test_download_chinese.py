@@ -3,20 +3,17 @@ C-MTEB's parquet folders, SOHU's jsonl) or from the hub (a stand-in serving loca
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from scripts_module import load_script
 from simcse_pl import data_files
 from simcse_pl.data_files import DATA_FILES, QUICKSTART
 from simcse_pl.evaluation import CHINESE_TASKS, load_task
 
-REPO = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("download_data_zh", REPO / "scripts" / "download_data.py")
-download_data = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(download_data)
+download_data = load_script("download_data")
 
 ROWS = [("花呗怎么还款", "花呗如何还钱", 1), ("今天天气很好", "我想买一本书", 0)]
 

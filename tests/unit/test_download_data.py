@@ -2,7 +2,6 @@
 form, the SNLI dev triplets builder, the one-line offline error, and the "no such file" hints naming the command."""
 
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts_module import load_script
 from simcse_pl import data_files
 from simcse_pl.data_files import DATA_FILES, FULL, QUICKSTART, SOURCES
 from simcse_pl.evaluation import load_task
@@ -22,9 +22,7 @@ from simcse_pl.sources import DataError, check_file
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "download_data.py"
-spec = importlib.util.spec_from_file_location("download_data", SCRIPT)
-download_data = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(download_data)
+download_data = load_script("download_data")
 SHARED = REPO.parent / "shared" / "data"
 
 # SNLI dev rows as the official files hold them (raw text, gold label; "-": no gold label)
