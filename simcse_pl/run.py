@@ -142,7 +142,8 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
     results: dict[str, Any] = {"run_dir": job.out_dir, "metric": metric}
 
     if cfg.validate_before:
-        results["before"] = untrained_validation(cfg, trainer, module, datamodule)
+        results["before"] = untrained_validation(cfg, trainer, module, datamodule, job.out_dir,
+                                                 resuming=job.ckpt_path is not None)
 
     if cfg.train:
         trainer.fit(module, datamodule=datamodule, ckpt_path=job.ckpt_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import shutil
@@ -109,3 +110,24 @@ def test_the_readme_objective_example_trains_as_written(tiny_data: Path, tmp_pat
     run_train(tmp_path, "loss=align_uniform", "trainer.max_steps=2", "validate_before=false", "test=false",
               "export=false", data_dir=tiny_data)
     assert json.loads((tmp_path / "results.json").read_text())["final"]["step"] == 2
+
+
+def validation_steps(run_dir: Path) -> list[int]:
+    with open(run_dir / "csv" / "metrics.csv", newline="") as f:
+        return [int(row["step"]) for row in csv.DictReader(f) if row.get("val/stsb_spearman")]
+
+
+def test_a_resumed_run_reads_its_untrained_validation_instead_of_redoing_it(tiny_data: Path, tmp_path: Path):
+    """The first segment records the step-0 validation in the run folder; the resumed one reads it (no second
+    step-0 row in the history, which would go back in time after the checkpoint's step)."""
+    run_dir = tmp_path / "run"
+    common = ("trainer.max_steps=4", "trainer.val_check_interval=2", "export=false", "test=false")
+    run_train(run_dir, *common, data_dir=tiny_data)
+    record = json.loads((run_dir / "untrained_validation.json").read_text())
+    first = validation_steps(run_dir)
+    assert "val/stsb_spearman" in record and first[0] == 0
+    done = run_train(run_dir, *common, "ckpt_path=last", data_dir=tiny_data)
+    assert f"(recorded before the interruption: {run_dir / 'untrained_validation.json'})" in done.stdout
+    assert json.loads((run_dir / "results.json").read_text())["before"] == record
+    steps = validation_steps(run_dir)
+    assert steps[:len(first)] == first and steps.count(0) == 1, steps
