@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from simcse_pl import encoder, inference
+from simcse_pl import encoder, saved_model
 from simcse_pl.cli import eval_main
 from simcse_pl.config import compose_config
 from simcse_pl.inference import SimCSE
@@ -72,8 +72,8 @@ def crafted_checkpoint(tmp_path: Path) -> Path:
 
 def test_a_checkpoint_cannot_switch_on_remote_code(crafted_checkpoint: Path, monkeypatch):
     calls = []
-    real = inference.load_encoder
-    monkeypatch.setattr(inference, "load_encoder", lambda *a, **k: calls.append(k) or real(*a, **k))
+    real = saved_model.load_encoder
+    monkeypatch.setattr(saved_model, "load_encoder", lambda *a, **k: calls.append(k) or real(*a, **k))
     with pytest.raises(encoder.ModelLoadError) as exc:
         SimCSE.from_pretrained(crafted_checkpoint, device="cpu")
     assert str(exc.value) == (
@@ -85,8 +85,8 @@ def test_a_checkpoint_cannot_switch_on_remote_code(crafted_checkpoint: Path, mon
 
 def test_the_caller_can_allow_remote_code_for_a_checkpoint(crafted_checkpoint: Path, monkeypatch):
     calls = []
-    real = inference.load_encoder
-    monkeypatch.setattr(inference, "load_encoder", lambda *a, **k: calls.append(k) or real(*a, **k))
+    real = saved_model.load_encoder
+    monkeypatch.setattr(saved_model, "load_encoder", lambda *a, **k: calls.append(k) or real(*a, **k))
     SimCSE.from_pretrained(crafted_checkpoint, device="cpu", trust_remote_code=True)
     assert calls[0]["trust_remote_code"] is True
 
