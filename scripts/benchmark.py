@@ -47,10 +47,11 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from transformers import BertConfig, BertModel, get_linear_schedule_with_warmup
 
-from simcse_pl.datamodule import Collator, SimCSEDataModule
-from simcse_pl.encoder import load_tokenizer
-from simcse_pl.module import SimCSEModule
-from simcse_pl.sources import TextLines
+from simcse_pl.data.collate import Collator
+from simcse_pl.training.datamodule import SimCSEDataModule
+from simcse_pl.encoders.backbone import load_tokenizer
+from simcse_pl.training.module import SimCSEModule
+from simcse_pl.data.sources import TextLines
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULTS = {

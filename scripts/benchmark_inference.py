@@ -8,7 +8,7 @@ STS12-16, STS-B, SICK-R; which were found is printed; STS-B is required, for its
 so the numbers are what a user of the API gets. Torch and ONNX Runtime use ``--threads`` threads each. After
 one warm-up batch, the backends take turns ``--repeats`` times (a change in machine load then hits all three
 alike); sentences/s is from each one's median time. The STS-B test Spearman (×100) is from its last pass's
-vectors. A folder without the ONNX files gets them first (``simcse_pl.onnx_export.export_onnx``; that time is
+vectors. A folder without the ONNX files gets them first (``simcse_pl.export.onnx.export_onnx``; that time is
 not measured). The closing table gives sentences/s, the ratio to torch fp32 and the Spearman per backend.
 """
 
@@ -28,9 +28,9 @@ import torch
 from simcse_pl.evaluation import PAPER_COLUMNS, load_task
 from simcse_pl.evaluation.base import Task
 from simcse_pl.inference import SimCSE
-from simcse_pl.onnx_backend import INT8_FILE, ONNX_FILE
-from simcse_pl.onnx_export import export_onnx
-from simcse_pl.sources import DataError
+from simcse_pl.export.layout import INT8_FILE, ONNX_FILE
+from simcse_pl.export.onnx import export_onnx
+from simcse_pl.errors import DataError
 
 BACKENDS = {
     "torch fp32": {},

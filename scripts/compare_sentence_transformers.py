@@ -23,8 +23,9 @@ import torch
 
 from simcse_pl.console import quiet_libraries
 from simcse_pl.evaluation.sts import load_stsb
-from simcse_pl.pair_files import read_pairs
-from simcse_pl.sources import DataError, check_file
+from simcse_pl.data.pair_files import read_pairs
+from simcse_pl.errors import DataError
+from simcse_pl.data.files import check_file
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

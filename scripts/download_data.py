@@ -46,12 +46,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 try:
-    from simcse_pl import data_files
+    from simcse_pl.data import downloads as data_files
+    from simcse_pl import hub
 except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from simcse_pl import data_files
+    from simcse_pl.data import downloads as data_files
+    from simcse_pl import hub
 
-from simcse_pl.data_files import CMTEB_SETS, CMTEB_SOURCE, DATA_FILES, FULL, QUICKSTART, SOURCES, DataFile
+from simcse_pl.data.downloads import CMTEB_SETS, CMTEB_SOURCE, DATA_FILES, FULL, QUICKSTART, SOURCES, DataFile
 
 WIKI_SAMPLE, NLI_SAMPLE = 11_914, 72
 SICK_NAMES = ("SICK_train.txt", "SICK_trial.txt", "SICK_test_annotated.txt")
@@ -370,7 +372,7 @@ def from_dir(source_dir: Path, data_dir: Path, todo: list[DataFile]) -> None:
 def from_hub(data_dir: Path, todo: list[DataFile], cache: Path) -> None:
     by_source = group(todo)
     cached: dict[str, Path] = {}
-    why = data_files.hub_unreachable()
+    why = hub.hub_unreachable()
     if why is not None:  # offline: only what the hub cache already holds
         from huggingface_hub import hf_hub_download
 
@@ -494,7 +496,7 @@ def chinese_from_hub(data_dir: Path, todo: list[str], cache: Path) -> None:
                            f"`python scripts/download_data.py --data-dir {data_dir} --chinese --from DIR`, DIR holding: "
                            f"{CMTEB_SOURCE.local}")
 
-    why = data_files.hub_unreachable()
+    why = hub.hub_unreachable()
     if why is not None:
         raise unavailable(why, todo)
     from huggingface_hub import snapshot_download

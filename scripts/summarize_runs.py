@@ -66,7 +66,7 @@ def read_job(job_dir: Path, multirun_dir: Path) -> dict[str, Any]:
 
 
 def job_error(job_dir: Path) -> str | None:
-    """The last ``error:`` line a failed job wrote to its log (simcse_pl.errors logs it there in a sweep)."""
+    """The last ``error:`` line a failed job wrote to its log (simcse_pl.cli.reporting logs it there in a sweep)."""
     lines = [line.partition("] - ")[2] for log in sorted(job_dir.glob("*.log"))
              for line in log.read_text(errors="replace").splitlines() if "][ERROR] - error: " in line]
     return f"failed: {lines[-1].removeprefix('error: ')}" if lines else None
@@ -126,8 +126,8 @@ def write_csv(rows: list[dict[str, Any]], cols: list[str], path: Path) -> None:
 
 def plot(rows: list[dict[str, Any]], keys: list[str], metric: str, path: Path) -> None:
     """The objective against each swept hyperparameter (a heatmap for a 2-parameter grid), the untrained model's
-    score as a dashed line: ``simcse_pl.plots.objective_figure``, the figure ``simcse-report`` draws too."""
-    from simcse_pl.plots import objective_figure
+    score as a dashed line: ``simcse_pl.cli.plots.objective_figure``, the figure ``simcse-report`` draws too."""
+    from simcse_pl.cli.plots import objective_figure
 
     baselines = [r["before"] for r in rows if _is_number(r.get("before"))]
     baseline = sorted(baselines)[len(baselines) // 2] if baselines else None

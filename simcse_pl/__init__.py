@@ -10,9 +10,9 @@ import simcse_pl.config  # noqa: F401 - registers train_schema and the per_devic
 
 _EXPORTS = {
     "InfoNCE": "simcse_pl.losses",
-    "Pooler": "simcse_pl.pooling",
-    "SimCSEDataModule": "simcse_pl.datamodule",
-    "SimCSEModule": "simcse_pl.module",
+    "Pooler": "simcse_pl.encoders.poolers",
+    "SimCSEDataModule": "simcse_pl.training.datamodule",
+    "SimCSEModule": "simcse_pl.training.module",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -29,6 +29,7 @@ from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
 from simcse_pl.checks import Check, at_least, between, declared_check, greater, one_of
+from simcse_pl.errors import ConfigError
 
 
 def conf_dir(package: Path = Path(__file__).resolve().parent) -> Path:
@@ -41,12 +42,8 @@ def conf_dir(package: Path = Path(__file__).resolve().parent) -> Path:
 CONF_DIR = conf_dir()
 
 
-class ConfigError(ValueError):
-    """A config value of the wrong type or outside its allowed range; the message names the key."""
-
-
-def registered_pooler_names(folder: Path = Path(__file__).resolve().parent / "poolers") -> tuple[str, ...]:
-    """The names in the ``@register(...)`` lines of simcse_pl/poolers/*.py, read from the source so that composing
+def registered_pooler_names(folder: Path = Path(__file__).resolve().parent / "encoders" / "poolers") -> tuple[str, ...]:
+    """The names in the ``@register(...)`` lines of simcse_pl/encoders/poolers/*.py, read from the source so that composing
     and checking a config imports no torch: a new pooler file is all it takes for ``model.pooler`` to accept its
     name (tests/unit/test_encoder.py checks this equals the imported registry)."""
     names: list[str] = []
@@ -120,7 +117,7 @@ class DataConfig:
     """``SimCSEDataModule``'s arguments; ``source`` (the reader), ``views`` and ``sampler`` are pluggable parts
     typed by their constructors (data/views=..., data/sampler=...)."""
 
-    _target_: str = "simcse_pl.datamodule.SimCSEDataModule"
+    _target_: str = "simcse_pl.training.datamodule.SimCSEDataModule"
     source: Any = None
     views: Any = None
     sampler: Any = None

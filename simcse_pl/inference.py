@@ -1,6 +1,6 @@
 """SimCSE: encode sentences, compare them and search a corpus with a trained (or any) encoder.
 
-``SimCSE.from_pretrained`` takes a directory written by ``simcse_pl.export`` (its ``simcse_pl.json`` names the
+``SimCSE.from_pretrained`` takes a directory written by ``simcse_pl.export.writer`` (its ``simcse_pl.json`` names the
 pooler and the prompt template), a sentence-transformers directory (pooling read from ``modules.json``: mean, cls,
 lasttoken, cls + tanh Dense), a plain Hugging Face model id or folder ([CLS] for an encoder, the last token for a
 decoder), or a Lightning ``.ckpt`` of ``SimCSEModule`` (with LoRA: the base model named in it plus the checkpoint's
@@ -30,12 +30,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from simcse_pl.encoder import ModelLoadError, SentenceEncoder, load_encoder, load_tokenizer, resolve_name_or_path
+from simcse_pl.encoders.sentence_encoder import SentenceEncoder
 from simcse_pl.evaluation import encode, positive_int
-from simcse_pl.onnx_backend import BACKENDS, check_device, check_pooler, load_backbone
-from simcse_pl.poolers import POOLERS
-from simcse_pl.progress import EncodingProgress
-from simcse_pl.saved_model import PoolingSpec, build, default_pooler, from_checkpoint, saved_pooling, st_max_length
+from simcse_pl.export.onnx_runtime import BACKENDS, check_device
+from simcse_pl.encoders.poolers import POOLERS
+from simcse_pl.evaluation.progress import EncodingProgress
+from simcse_pl.export.saved_model import load_saved
 
 
 class Hit(NamedTuple):
@@ -107,24 +107,9 @@ class SimCSE:
             raise ValueError(f"file_name={file_name!r} names an ONNX file: pass backend='onnx' too")
         if pooler is not None and pooler not in POOLERS:
             raise ValueError(f"pooler={pooler!r} is not one of {', '.join(POOLERS)}")
-        if path_or_id.endswith(".ckpt"):
-            if backend == "onnx":
-                raise ModelLoadError(f"{path_or_id}: the ONNX backend loads an exported folder, not a checkpoint")
-            model, spec = from_checkpoint(path_or_id, trust_remote_code, pooler)
-        else:
-            source = resolve_name_or_path(path_or_id)
-            if backend == "onnx":
-                encoder = load_backbone(source, file_name, trust_remote_code)
-            else:
-                encoder = load_encoder(path_or_id, trust_remote_code=trust_remote_code)
-            saved = saved_pooling(source)
-            # a saved model's tokenizer is used as saved (a decoder's already appends EOS when simcse-pl wrote it)
-            tokenizer = load_tokenizer(path_or_id, trust_remote_code=trust_remote_code, decoder_setup=saved is None)
-            spec = saved or PoolingSpec(default_pooler(encoder))
-            max_length = st_max_length(source) if max_length is None else max_length
-            model = build(encoder, tokenizer, pooler or spec.kind, spec)
+        model, spec, saved_length = load_saved(path_or_id, pooler, trust_remote_code, backend, file_name)
+        max_length = saved_length if max_length is None else max_length
         if backend == "onnx":
-            check_pooler(model.pooler)
             device = check_device(device)
         return cls(model, device, max_length, spec.normalize, precision, truncate_dim, spec.trained_dims)
 

@@ -22,7 +22,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset
 
 from simcse_pl.losses.base import Objective
-from simcse_pl.module import SimCSEModule
+from simcse_pl.training.module import SimCSEModule
 
 TINY = {
     "name_or_path": None,

@@ -7,10 +7,9 @@ from typing import Any
 
 import torch
 
-from simcse_pl.encoder import load_tokenizer
-from simcse_pl.export import export_model
+from simcse_pl.export.writer import export_model
 from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
+from simcse_pl.training.module import SimCSEModule
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 128, "initializer_range": 0.2}
@@ -24,5 +23,5 @@ def export_tiny(out: Path, pooler: str = "cls", prompt: dict[str, Any] | None = 
     module = SimCSEModule(model=model, loss=InfoNCE()).eval()
     if module.pooler.mlp is not None:
         torch.nn.init.normal_(module.pooler.mlp.dense.weight, std=0.5)
-    export_model(module.encoder, module.pooler, load_tokenizer(None, random_init=TINY), str(out))
+    export_model(module.sentence_encoder, str(out))
     return out

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simcse_pl.evaluation.base import DATA_KEY
-from simcse_pl.sources import DataError
+from simcse_pl.errors import DataError
 
 if TYPE_CHECKING:
     from simcse_pl.evaluation.sts import STSTask
@@ -97,7 +97,7 @@ def _from_parquet(name: str, files: list[str]) -> STSTask:
     """C-MTEB's parquet files: ``sentence1``, ``sentence2``, ``score``; a bad row is named ``file row N``."""
     import pyarrow.parquet as pq  # a dependency of datasets
 
-    from simcse_pl.pair_files import parse_score
+    from simcse_pl.data.pair_files import parse_score
 
     pairs: list[tuple[str, str]] = []
     scores: list[float] = []

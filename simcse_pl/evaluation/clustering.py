@@ -24,7 +24,8 @@ import numpy as np
 import torch.nn.functional as F
 from torch import Tensor
 
-from simcse_pl.sources import DataError, check_file, decode_line
+from simcse_pl.errors import DataError
+from simcse_pl.data.files import check_file, decode_line
 
 SEED = 0
 

@@ -12,21 +12,9 @@ from torch import Tensor
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from simcse_pl.evaluation.base import PRECISIONS
+from simcse_pl.data.collate import clip_text
 
 Embed = Callable[..., Tensor]  # (input_ids, attention_mask[, token_type_ids]) -> [n, d] sentence vectors
-
-
-MIN_CLIP_CHARS = 1000
-CHARS_PER_TOKEN = 100  # far more than a wordpiece token spans: clipping practically never changes the tokens kept
-
-
-def clip_text(text: str, max_tokens: int) -> str:
-    """``text`` cut to ``max(MIN_CLIP_CHARS, CHARS_PER_TOKEN * max_tokens)`` characters before tokenizing.
-
-    The tokenizer truncates to ``max_tokens`` only after tokenizing the whole text, so one 10 MB line would
-    stall its batch for a minute or more; a sentence whose tokens fit ``max_tokens`` is practically never this
-    long. One function, so training (``Collator``) and inference/evaluation (``encode``) clip alike."""
-    return text[: max(MIN_CLIP_CHARS, CHARS_PER_TOKEN * max_tokens)]
 
 
 def positive_int(name: str, value: Any) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from simcse_pl.sources import DataError
+from simcse_pl.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from simcse_pl.evaluation.sts import (
     load_stsb,
     looks_like_pair_file,
 )
-from simcse_pl.sources import DataError
+from simcse_pl.errors import DataError
 
 # tasks read from the data root by name: (data_dir, split, key) -> task
 TASKS: dict[str, Callable[..., Task]] = {

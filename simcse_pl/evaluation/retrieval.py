@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from simcse_pl.sources import DataError, check_file, decode_line
+from simcse_pl.errors import DataError
+from simcse_pl.data.files import check_file, decode_line
 
 CUTOFFS = {"ndcg_at_10": 10, "mrr_at_10": 10, "recall_at_100": 100}
 QRELS_SPLITS = {"dev": ("dev", "validation"), "test": ("test",), "train": ("train",)}

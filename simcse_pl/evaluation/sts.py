@@ -12,7 +12,7 @@ Data (SentEval's layout under the data root, as ``scripts/download_data.py`` pla
 - ``sickr``: ``sick/SICK_{train,trial,test_annotated}.txt`` (SentEval uses ``SICK_trial.txt`` as dev).
 - A Hugging Face dataset id (``sentence-transformers/stsb``, ``mteb/sts12-sts`` …) or a local folder of
   data files with ``sentence1``/``sentence2``/``score`` columns, loaded with ``datasets``.
-- Any file of scored pairs (``load_pair_file``), in the layouts ``simcse_pl.pair_files`` reads.
+- Any file of scored pairs (``load_pair_file``), in the layouts ``simcse_pl.data.pair_files`` reads.
 
 Alignment/uniformity need positives, which only STS-B's scale defines (score > 4 of 5): its loaders set
 ``align_threshold``; the suite runner computes them for any STS task that has one, when asked.
@@ -35,7 +35,8 @@ from scipy.stats import pearsonr, spearmanr
 from torch import Tensor
 
 from simcse_pl.evaluation.base import DATA_KEY
-from simcse_pl.sources import DataError, check_file, decode_line
+from simcse_pl.errors import DataError
+from simcse_pl.data.files import check_file, decode_line
 
 log = logging.getLogger(__name__)
 
@@ -289,12 +290,12 @@ def pair_file_name(path: str) -> str:
 
 
 def load_pair_file(path: str, key: str = "data.val_tasks", name: str | None = None) -> STSTask:
-    """Any file of sentence pairs with a gold score or label, in the layouts ``simcse_pl.pair_files`` reads (csv /
+    """Any file of sentence pairs with a gold score or label, in the layouts ``simcse_pl.data.pair_files`` reads (csv /
     tsv with a header naming ``sentence1``, ``sentence2`` and ``score`` or ``label``; jsonl with those keys;
     SentEval's STS-B rows; headerless ``s1<TAB>s2<TAB>label``), scored as STS: Spearman of cosine vs the gold
     value, as in the Chinese STS literature for 0/1 labels. ``key`` (``data.val_tasks``, ``--tasks``) is named in
     errors; a bad row is ``file:line``."""
-    from simcse_pl.pair_files import read_pairs
+    from simcse_pl.data.pair_files import read_pairs
 
     path = check_file(path, key)
     try:

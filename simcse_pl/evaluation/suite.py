@@ -34,7 +34,7 @@ from simcse_pl.evaluation.base import (  # noqa: F401 - split_key / unflatten ar
     split_key,
     unflatten,
 )
-from simcse_pl.sources import DataError
+from simcse_pl.errors import DataError
 
 Results = dict[str, Any]
 EncodeFn = Callable[[list[str]], Any]  # sentences -> [n, d] vectors (Tensor or numpy), in input order

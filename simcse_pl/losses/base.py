@@ -7,26 +7,32 @@ and ``labels`` are the whole global batch (gathered with gradients, simcse_pl/di
 meets every process's sentences; how the step was encoded (GradCache or not) is invisible to it.
 
 ``Auxiliary``: a second loss added with a weight (``loss + weight · auxiliary``), which needs more than the
-vectors: the token ids (masked-LM), or an encoder of its own (ESimCSE's momentum encoder). It gets the whole
-``StepState``, and ``attach`` is called once with the module so it can build what it needs from the encoder.
+vectors: the token ids (masked-LM), or an encoder of its own (ESimCSE's momentum encoder). ``attach`` is called
+once with what it may read of the model (``Trainee``: the sentence encoder and the main objective) so it can build
+what it needs; each step hands it a ``StepState``: the batch, its vectors, the live encoder and objective, the
+optimizer step, and the step's ``gather`` under DDP (None otherwise), so no auxiliary gathers by itself.
 
 A new objective is one file in this package plus one YAML under conf/loss/ (or conf/auxiliary/): the package
-imports every module in it, and the step (simcse_pl/step.py) calls any of them the same way. Ranges of
+imports every module in it, and the step (simcse_pl/training/step.py) calls any of them the same way. Ranges of
 constructor arguments are declared in their type hints (``Annotated[float, greater(0)]``) and checked, with the
 types, before anything loads (simcse_pl/config.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    from simcse_pl.module import SimCSEModule
+from simcse_pl.encoders.sentence_encoder import SentenceEncoder
+
+# under DDP: (this process's vectors [B, ...], labels [B] | None) -> (the global batch's vectors and labels, the
+# rows this process owns, the weight of its per-anchor mean); simcse_pl/training/distributed.py
+Gather = Callable[[Tensor, "Tensor | None"], "tuple[Tensor, Tensor | None, slice, float]"]
 
 
 class Objective(nn.Module):
@@ -47,13 +53,26 @@ class Objective(nn.Module):
         raise NotImplementedError
 
 
+class Trainee(Protocol):
+    """What an auxiliary objective may read of the model it trains beside, when it is attached."""
+
+    @property
+    def sentence_encoder(self) -> SentenceEncoder: ...
+
+    @property
+    def objective(self) -> Objective: ...
+
+
 @dataclass
 class StepState:
-    """What one training step hands an auxiliary objective: this process's inputs and vectors, and the module."""
+    """What one training step hands an auxiliary objective."""
 
     batch: dict[str, Tensor]  # token ids etc. ``[B, S, L]`` (this process's examples)
     z: Tensor  # their sentence vectors ``[B, S', d]`` (before any gather)
-    module: SimCSEModule
+    encoder: SentenceEncoder  # the live (trained) encoder
+    objective: Objective  # the main objective
+    step: int  # the optimizer step (micro-batches of one step share it)
+    gather: Gather | None = None  # the step's DDP gather (with gradients); None on one process or step.gather=false
 
 
 class Auxiliary(nn.Module):
@@ -64,7 +83,7 @@ class Auxiliary(nn.Module):
         super().__init__()
         self.weight = float(weight)
 
-    def attach(self, module: SimCSEModule) -> None:
+    def attach(self, trainee: Trainee) -> None:
         """Called once when the module is built, with its encoder loaded (load a head, copy an encoder)."""
 
     def forward(self, state: StepState) -> Tensor:

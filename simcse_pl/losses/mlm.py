@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -11,11 +11,10 @@ from torch import Tensor, nn
 from transformers import AutoModelForMaskedLM, PreTrainedModel
 
 from simcse_pl.checks import at_least, between
-from simcse_pl.encoder import ModelLoadError, load_tokenizer, resolve_name_or_path
-from simcse_pl.losses.base import Auxiliary, StepState
+from simcse_pl.errors import ModelLoadError
 
-if TYPE_CHECKING:
-    from simcse_pl.module import SimCSEModule
+from simcse_pl.hub import resolve_name_or_path
+from simcse_pl.losses.base import Auxiliary, StepState, Trainee
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +82,15 @@ class MaskedLM(Auxiliary):
         self.vocab_size = 0
         self.register_buffer("special_ids", torch.zeros(0, dtype=torch.long), persistent=False)
 
-    def attach(self, module: SimCSEModule) -> None:
+    def attach(self, trainee: Trainee) -> None:
         """The mask and special token ids from the model's tokenizer, the head from its checkpoint."""
-        model = module.hparams["model"]
-        tokenizer = load_tokenizer(**model)
+        encoder = trainee.sentence_encoder
+        tokenizer = encoder.tokenizer
         if tokenizer.mask_token_id is None:
-            raise ModelLoadError(f"auxiliary=[mlm]: the tokenizer of {model['name_or_path']!r} has no mask token")
-        self.head = load_mlm_head(module.encoder, model["name_or_path"])
+            raise ModelLoadError(f"auxiliary=[mlm]: the tokenizer of {encoder.name_or_path!r} has no mask token")
+        self.head = load_mlm_head(encoder.encoder, encoder.name_or_path)
         self.mask_token_id = tokenizer.mask_token_id
-        self.vocab_size = module.encoder.config.vocab_size
+        self.vocab_size = encoder.encoder.config.vocab_size
         self.special_ids = torch.tensor(tokenizer.all_special_ids, dtype=torch.long)
 
     def masked_lm_loss(self, encoder: PreTrainedModel, input_ids: Tensor, attention_mask: Tensor, **inputs: Tensor) -> Tensor:
@@ -108,4 +107,4 @@ class MaskedLM(Auxiliary):
     def forward(self, state: StepState) -> Tensor:
         """Every sentence of the ``[B, S, L]`` batch, masked once each."""
         flat = {k: v.reshape(-1, v.shape[-1]) for k, v in state.batch.items() if k in TOKEN_INPUTS}
-        return self.masked_lm_loss(state.module.encoder, **flat)
+        return self.masked_lm_loss(state.encoder.encoder, **flat)

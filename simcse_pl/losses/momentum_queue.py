@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import torch
 from torch import Tensor, nn
 
 from simcse_pl.checks import at_least, between
-from simcse_pl.distributed import gather_batch
-from simcse_pl.losses.base import Auxiliary, StepState, anchor_index, cosine_matrix
-from simcse_pl.pooling import sentence_vectors
-
-if TYPE_CHECKING:
-    from simcse_pl.module import SimCSEModule
+from simcse_pl.encoders.sentence_encoder import SentenceEncoder
+from simcse_pl.losses.base import Auxiliary, StepState, Trainee, anchor_index, cosine_matrix
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +75,24 @@ class MomentumQueue(Auxiliary):
         self.queue_size = int(queue_size)
         self.encoder: nn.Module | None = None
         self.pooler: nn.Module | None = None
+        self.momentum_encoder: SentenceEncoder | None = None  # the two above with the live one's tokenizer and prompt
         self.register_buffer("queue", torch.zeros(self.queue_size, 0))  # [queue_size, d]: oldest first
         self.register_buffer("filled", torch.zeros((), dtype=torch.long))  # valid rows: the last `filled`
         self.register_buffer("updated_at", torch.zeros((), dtype=torch.long))  # global step of the last EMA update
 
-    def attach(self, module: SimCSEModule) -> None:
+    def attach(self, trainee: Trainee) -> None:
         """Copy the encoder and pooler (the momentum encoder starts equal to the encoder); size the queue."""
-        objective = module.objective
+        objective, live = trainee.objective, trainee.sentence_encoder
         if not (hasattr(objective, "logits") and hasattr(objective, "tau")):
             raise ValueError(
                 f"auxiliary=[momentum_queue] widens InfoNCE's denominator, but loss is {type(objective).__name__}: "
                 "use loss=infonce (or infonce_hard_negatives)"
             )
-        self.encoder = copy.deepcopy(module.encoder).requires_grad_(False)
-        self.pooler = copy.deepcopy(module.pooler).requires_grad_(False)
-        self.queue = torch.zeros(self.queue_size, module.encoder.config.hidden_size)
+        self.encoder = copy.deepcopy(live.encoder).requires_grad_(False)
+        self.pooler = copy.deepcopy(live.pooler).requires_grad_(False)
+        # not a registered child: its modules are the two above (checkpoint keys encoder.* / pooler.*)
+        self.__dict__["momentum_encoder"] = live.with_modules(self.encoder, self.pooler)
+        self.queue = torch.zeros(self.queue_size, live.hidden_size)
 
     @property
     def keys(self) -> Tensor:
@@ -121,11 +120,11 @@ class MomentumQueue(Auxiliary):
     def momentum_vectors(self, batch: dict[str, Tensor], live_pooler: nn.Module) -> Tensor:
         """The momentum encoder's vectors ``[B, d]`` of column 0 (the anchors' sentences), without dropout; the
         pooler takes the path it takes in training (the MLP head of ``cls`` + ``mlp_only_train`` included)."""
-        assert self.encoder is not None and self.pooler is not None, "attach() first"
+        assert self.encoder is not None and self.pooler is not None and self.momentum_encoder, "attach() first"
         self.encoder.eval()
         self.pooler.train(live_pooler.training)
         inputs = {k: v[:, 0] for k, v in batch.items() if k in TOKEN_INPUTS}
-        return sentence_vectors(self.encoder, self.pooler, **inputs)  # type: ignore[arg-type]
+        return self.momentum_encoder(**inputs)
 
     def queue_term(self, objective: nn.Module, z: Tensor, rows: slice | None = None) -> Tensor:
         """``mean_i a_i`` over the anchors ``rows`` of ``z`` ``[N, S, d]`` against the current queue."""
@@ -147,19 +146,16 @@ class MomentumQueue(Auxiliary):
         return sum(terms) / len(terms)
 
     def forward(self, state: StepState) -> Tensor:
-        module = state.module
-        step = int(module.global_step)
-        if step > int(self.updated_at):  # once per optimizer step (micro-batches of one step share it)
-            self.update(module.encoder, module.pooler)
-            self.updated_at.fill_(step)
+        if state.step > int(self.updated_at):  # once per optimizer step (micro-batches of one step share it)
+            self.update(state.encoder.encoder, state.encoder.pooler)
+            self.updated_at.fill_(state.step)
         z, rows, share = state.z, None, 1.0
-        distributed = module.step["gather"] and module.trainer.world_size > 1
-        if distributed:
-            z, _, rows, share = gather_batch(module, z)
-        loss = share * self.queue_term(module.objective, z, rows)
-        vectors = self.momentum_vectors(state.batch, module.pooler)
-        if distributed:
+        if state.gather is not None:
+            z, _, rows, share = state.gather(z, None)
+        loss = share * self.queue_term(state.objective, z, rows)
+        vectors = self.momentum_vectors(state.batch, state.encoder.pooler)
+        if state.gather is not None:
             with torch.no_grad():
-                vectors = gather_batch(module, vectors)[0]
+                vectors = state.gather(vectors, None)[0]
         self.enqueue(vectors)
         return loss

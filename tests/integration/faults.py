@@ -13,7 +13,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
 
-from simcse_pl.checkpointing import AtomicCheckpointIO
+from simcse_pl.training.checkpointing import AtomicCheckpointIO
 
 
 def freeze(marker: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from onnx_fixtures import export_tiny
 from scripts_module import load_script
-from simcse_pl.onnx_backend import INT8_FILE, ONNX_FILE
+from simcse_pl.export.layout import INT8_FILE, ONNX_FILE
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")

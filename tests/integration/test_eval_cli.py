@@ -16,7 +16,7 @@ import torch
 from sts_fixtures import WORDS, write_senteval_root
 from train_runs import run_train
 
-from simcse_pl.cli import encode_main, eval_main
+from simcse_pl.cli.evaluate import encode_main, eval_main
 from simcse_pl.inference import SimCSE
 
 SEVEN = ["sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr"]

@@ -15,14 +15,13 @@ import torch.nn.functional as F
 from sts_fixtures import write_senteval_root
 from train_runs import run_train
 
-from simcse_pl.cli import encode_main, eval_main
-from simcse_pl.encoder import load_tokenizer
+from simcse_pl.cli.evaluate import encode_main, eval_main
 from simcse_pl.evaluation import load_task
-from simcse_pl.export import export_model, trained_dims
+from simcse_pl.export.writer import export_model, trained_dims
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
 from simcse_pl.losses.matryoshka import Matryoshka
-from simcse_pl.module import SimCSEModule
+from simcse_pl.training.module import SimCSEModule
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 128, "initializer_range": 0.2}
@@ -41,7 +40,7 @@ def tiny_module(pooler: str, objective) -> SimCSEModule:
 
 
 def export(module: SimCSEModule, out: Path) -> Path:
-    export_model(module.encoder, module.pooler, load_tokenizer(None, random_init=TINY), str(out),
+    export_model(module.sentence_encoder, str(out),
                  objective=module.objective)
     return out
 

@@ -22,13 +22,12 @@ import yaml
 from safetensors.torch import load_file
 from train_runs import run_train
 
-from simcse_pl.encoder import load_tokenizer
-from simcse_pl.export import export_model
-from simcse_pl.export_cli import main, objective_from_config
+from simcse_pl.export.writer import export_model
+from simcse_pl.cli.export import main, objective_from_config
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
-from simcse_pl.model_card import EXAMPLES, MODEL_ID_PLACEHOLDER, ExportFacts, RunFacts, build_card, card_data
-from simcse_pl.module import SimCSEModule
+from simcse_pl.export.model_card import EXAMPLES, MODEL_ID_PLACEHOLDER, ExportFacts, RunFacts, build_card, card_data
+from simcse_pl.training.module import SimCSEModule
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
@@ -150,7 +149,7 @@ def test_transformers_snippet_of_each_pooler(pooler: str, mlp_only_train: bool, 
                                  "mlp_only_train": mlp_only_train}, loss=InfoNCE()).eval()
     if module.pooler.mlp is not None:
         torch.nn.init.normal_(module.pooler.mlp.dense.weight, std=0.5)
-    export_model(module.encoder, module.pooler, load_tokenizer(None, random_init=TINY), str(tmp_path))
+    export_model(module.sentence_encoder, str(tmp_path))
     card = (tmp_path / "README.md").read_text()
     expected = np.asarray(SimCSE.from_pretrained(tmp_path, device="cpu").encode(EXAMPLES), dtype=np.float32)
     np.testing.assert_allclose(run_snippet(card, "Transformers", tmp_path), expected, atol=1e-5)
@@ -260,7 +259,7 @@ def test_hub_ids_become_metadata_local_paths_do_not(tmp_path: Path):
     export = ExportFacts("avg", False, None, None, 32, "bert", None, None, False)
     streamed = RunFacts(config={
         "model": {"name_or_path": "sentence-transformers/all-MiniLM-L6-v2"},
-        "data": {"source": {"_target_": "simcse_pl.sources.HFText", "path": "princeton-nlp/datasets-for-simcse",
+        "data": {"source": {"_target_": "simcse_pl.data.sources.HFText", "path": "princeton-nlp/datasets-for-simcse",
                             "data_files": "wiki1m_for_simcse.txt"}},
         "loss": {"_target_": "simcse_pl.losses.matryoshka.Matryoshka", "dims": [32, 16],
                  "inner": {"_target_": "simcse_pl.losses.cosent.CoSENT", "scale": 20.0}},
@@ -273,7 +272,7 @@ def test_hub_ids_become_metadata_local_paths_do_not(tmp_path: Path):
     assert "  - **inner:** `CoSENT` (`simcse_pl.losses.cosent.CoSENT`): `scale`=20.0" in card
     assert "`princeton-nlp/datasets-for-simcse` (`wiki1m_for_simcse.txt`)" in card
     local = RunFacts(config={"model": {"name_or_path": str(tmp_path)},
-                             "data": {"source": {"_target_": "simcse_pl.sources.HFText", "path": str(tmp_path)}}})
+                             "data": {"source": {"_target_": "simcse_pl.data.sources.HFText", "path": str(tmp_path)}}})
     data = card_data(export, local, "title").to_dict()
     assert "base_model" not in data and "datasets" not in data
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from simcse_pl.cli import eval_main
-from simcse_pl.export_cli import main as export_main
+from simcse_pl.cli.evaluate import eval_main
+from simcse_pl.cli.export import main as export_main
 from sts_fixtures import write_senteval_root
 from train_runs import run_train
 

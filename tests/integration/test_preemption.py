@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from simcse_pl.run_lock import LOCK_NAME
+from simcse_pl.training.run_lock import LOCK_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 STEP = int(os.environ.get("SIMCSE_TEST_STOP_STEP") or random.randint(1, 50))

@@ -14,7 +14,7 @@ import yaml
 from sts_fixtures import WORDS, write_senteval_root
 from train_runs import run_train
 
-from simcse_pl.report import PAPER, SEVEN, main
+from simcse_pl.cli.report import PAPER, SEVEN, main
 
 REPO = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -116,7 +116,7 @@ def test_no_runs_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_summary_figure_is_a_heatmap_for_a_two_parameter_grid(tmp_path: Path):
-    from simcse_pl.plots import is_grid, objective_figure
+    from simcse_pl.cli.plots import is_grid, objective_figure
 
     rows = [{"params": {"lr": lr, "tau": tau}, "objective": 70 + lr * 1e5 + tau * 10}
             for lr in (1e-5, 3e-5) for tau in (0.03, 0.05)]

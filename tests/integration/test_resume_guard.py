@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from simcse_pl import run as run_module
+from simcse_pl.training import run as run_module
 from simcse_pl.config import compose_config
-from simcse_pl.errors import user_errors_reported
+from simcse_pl.cli.reporting import user_errors_reported
 
 SCHEDULE = "the LR schedule (trainer.max_steps / trainer.max_epochs)"
 SETTINGS_HINT = (

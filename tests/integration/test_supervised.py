@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from simcse_pl.run import run
-from simcse_pl.sources import DataError
+from simcse_pl.training.run import run
+from simcse_pl.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 WORDS = "a the man woman dog cat plays runs eats guitar ball in on park red big".split()

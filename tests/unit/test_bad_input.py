@@ -13,13 +13,16 @@ from types import SimpleNamespace
 import pytest
 from hydra import compose, initialize_config_dir
 
-from simcse_pl import run as run_module
-from simcse_pl.datamodule import Collator
-from simcse_pl.encoder import ModelLoadError, load_encoder, load_tokenizer
-from simcse_pl.errors import user_error, user_errors_reported
+from simcse_pl.training import run as run_module
+from simcse_pl.data.collate import Collator
+from simcse_pl.errors import ModelLoadError
+from simcse_pl.encoders.backbone import load_encoder, load_tokenizer
+from simcse_pl.cli.reporting import user_error, user_errors_reported
 from simcse_pl.evaluation import load_stsb, load_task
-from simcse_pl.guards import TRUNCATED_KEY, TruncationCounter
-from simcse_pl.sources import DataError, NLITriplets, TextLines
+from simcse_pl.data.collate import TRUNCATED_KEY
+from simcse_pl.training.guards import TruncationCounter
+from simcse_pl.errors import DataError
+from simcse_pl.data.sources import NLITriplets, TextLines
 
 REPO = Path(__file__).resolve().parents[2]
 MISSING_HINT = "It is not a file this project downloads: check the path."  # a file of no download (data_files.py)
@@ -56,7 +59,7 @@ def test_empty_file(tmp_path: Path, content: bytes):
 def test_blank_and_whitespace_only_lines_are_skipped_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture):
     path = tmp_path / "corpus.txt"
     path.write_text("first\n\n   \n\t \nsecond\n \u3000\nthird\n", encoding="utf-8")  # \u3000: ideographic space
-    with caplog.at_level(logging.WARNING, logger="simcse_pl.sources"):
+    with caplog.at_level(logging.WARNING, logger="simcse_pl.data.sources"):
         source = indexed(path)
     assert [source[i] for i in range(len(source))] == [("first",), ("second",), ("third",)]
     assert source.blank_lines == 4
@@ -83,7 +86,7 @@ def test_line_longer_than_max_len_is_truncated_counted_and_reported(caplog: pyte
     counter.on_train_batch_start(None, module, batch, 0)  # type: ignore[arg-type]
     assert TRUNCATED_KEY not in batch  # consumed: the model never sees it
     assert logged == {"train/truncated_sentences": 1.0}
-    with caplog.at_level(logging.WARNING, logger="simcse_pl.guards"):
+    with caplog.at_level(logging.WARNING, logger="simcse_pl.training.guards"):
         counter.on_train_end(None, module)  # type: ignore[arg-type]
     assert caplog.messages == [
         "1 of 3 training sentences (33.33%) were longer than data.max_len tokens and were truncated"
@@ -169,7 +172,8 @@ def test_model_path_that_does_not_exist(load):
 
 
 def test_an_unreachable_hub_fails_at_once_trying_only_the_cache(monkeypatch):
-    from simcse_pl import data_files, encoder
+    from simcse_pl import hub
+    from simcse_pl.encoders import backbone as encoder
 
     calls = []
 
@@ -179,12 +183,12 @@ def test_an_unreachable_hub_fails_at_once_trying_only_the_cache(monkeypatch):
             calls.append(kwargs)
             raise OSError("not in the cache")
 
-    encoder._hub_unreachable.cache_clear()
-    monkeypatch.setattr(data_files, "hub_unreachable", lambda timeout: "https://huggingface.co unreachable: no route")
+    hub.unreachable_once.cache_clear()
+    monkeypatch.setattr(hub, "hub_unreachable", lambda timeout: "https://huggingface.co unreachable: no route")
     monkeypatch.setattr(encoder, "AutoModel", Factory)
     with pytest.raises(ModelLoadError) as exc:
         load_encoder("org/some-model")
-    encoder._hub_unreachable.cache_clear()
+    hub.unreachable_once.cache_clear()
     assert calls == [{"trust_remote_code": False, "local_files_only": True}]
     assert message(exc) == (
         "model.name_or_path='org/some-model': cannot load it (the hub is unreachable (https://huggingface.co "

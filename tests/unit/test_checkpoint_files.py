@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from simcse_pl.checkpointing import AtomicCheckpointIO, ExactResume
+from simcse_pl.training.checkpointing import AtomicCheckpointIO, ExactResume
 from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
-from simcse_pl.resume import CheckpointError, check_matches_model, read_checkpoint, resolve_checkpoint
+from simcse_pl.training.module import SimCSEModule
+from simcse_pl.errors import CheckpointError
+from simcse_pl.training.resume import check_matches_model, resolve_checkpoint
+from simcse_pl.export.checkpoint import read_checkpoint
 from tiny_model import TINY_MODEL
 
 

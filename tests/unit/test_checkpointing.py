@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from simcse_pl.checkpointing import AtomicCheckpointIO, ExactResume, ResumableLoader
-from simcse_pl.batching import ShardedBatches
-from simcse_pl.sources import TextLines
+from simcse_pl.training.checkpointing import AtomicCheckpointIO, ExactResume, ResumableLoader
+from simcse_pl.data.batching import ShardedBatches
+from simcse_pl.data.sources import TextLines
 
 
 def identity(examples, rng=None):

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from scripts_module import load_script
-from simcse_pl import data_files
-from simcse_pl.data_files import DATA_FILES, QUICKSTART
+from simcse_pl.data import downloads as data_files
+from simcse_pl import hub as hub_module
+from simcse_pl.data.downloads import DATA_FILES, QUICKSTART
 from simcse_pl.evaluation import CHINESE_TASKS, load_task
 
 download_data = load_script("download_data")
@@ -86,7 +87,7 @@ def test_chinese_from_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
         (Path(local_dir) / ".cache").mkdir()
         return local_dir
 
-    monkeypatch.setattr(data_files, "hub_unreachable", lambda timeout=5.0: None)
+    monkeypatch.setattr(hub_module, "hub_unreachable", lambda timeout=5.0: None)
     monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
     data = tmp_path / "data"
     quickstart_present(data)
@@ -100,7 +101,7 @@ def test_chinese_from_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
 
 def test_chinese_offline_is_one_line_pointing_at_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture):
-    monkeypatch.setattr(data_files, "hub_unreachable", lambda timeout=5.0: "HF_HUB_OFFLINE=1 is set")
+    monkeypatch.setattr(hub_module, "hub_unreachable", lambda timeout=5.0: "HF_HUB_OFFLINE=1 is set")
     data = tmp_path / "data"
     quickstart_present(data)
     assert download_data.main(["--data-dir", str(data), "--chinese"]) == 2
@@ -110,7 +111,7 @@ def test_chinese_offline_is_one_line_pointing_at_from(tmp_path: Path, monkeypatc
 
 
 def test_missing_chinese_set_error_names_the_command(tmp_path: Path):
-    from simcse_pl.sources import DataError
+    from simcse_pl.errors import DataError
 
     with pytest.raises(DataError, match=r"make data DATA_ARGS=--chinese"):
         load_task("atec", str(tmp_path), "test")

@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from scripts_module import load_script
-from simcse_pl import data_files
-from simcse_pl.data_files import DATA_FILES, FULL, QUICKSTART, SOURCES
+from simcse_pl.data import downloads as data_files
+from simcse_pl import hub as hub_module
+from simcse_pl.data.downloads import DATA_FILES, FULL, QUICKSTART, SOURCES
 from simcse_pl.evaluation import load_task
-from simcse_pl.sources import DataError, check_file
+from simcse_pl.errors import DataError
+from simcse_pl.data.files import check_file
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "download_data.py"
@@ -254,7 +256,7 @@ def no_hub(monkeypatch):
         assert local_files_only, "a download was attempted although the hub is unreachable"
         raise LocalEntryNotFoundError("not in the cache")
 
-    monkeypatch.setattr(data_files.urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(hub_module.urllib.request, "urlopen", refuse)
     monkeypatch.setattr("huggingface_hub.hf_hub_download", download)
     for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
@@ -278,7 +280,7 @@ def test_unreachable_hub_is_one_line_naming_what_and_pointing_at_from(tmp_path, 
 
 def test_hf_hub_offline_is_one_line_without_a_connection_attempt(tmp_path, capsys, no_hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(data_files.urllib.request, "urlopen", lambda *a, **k: pytest.fail("connected"))
+    monkeypatch.setattr(hub_module.urllib.request, "urlopen", lambda *a, **k: pytest.fail("connected"))
     assert download_data.main(["--data-dir", str(tmp_path / "data")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "HF_HUB_OFFLINE=1 is set" in err and "--from DIR" in err
@@ -334,7 +336,7 @@ def hub(monkeypatch, tmp_path):
 
     for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(data_files, "hub_unreachable", lambda timeout=5.0: None)
+    monkeypatch.setattr(hub_module, "hub_unreachable", lambda timeout=5.0: None)
     monkeypatch.setattr("huggingface_hub.hf_hub_download", download)
     return files, calls
 
@@ -387,10 +389,10 @@ def test_hub_probe_reports_an_unreachable_endpoint_fast(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: connection refused at once
     start = time.monotonic()
-    assert data_files.hub_unreachable(timeout=2).startswith("http://127.0.0.1:9 unreachable: ")
+    assert hub_module.hub_unreachable(timeout=2).startswith("http://127.0.0.1:9 unreachable: ")
     assert time.monotonic() - start < 3
     monkeypatch.setenv("HF_HUB_OFFLINE", "yes")
-    assert data_files.hub_unreachable() == "HF_HUB_OFFLINE=yes is set"
+    assert hub_module.hub_unreachable() == "HF_HUB_OFFLINE=yes is set"
 
 
 # --- the table and the hints -----------------------------------------------------------------------------------

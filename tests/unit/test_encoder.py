@@ -8,11 +8,15 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from simcse_pl import config, encoder
-from simcse_pl.encoder import DECODERS, ModelLoadError, SentenceEncoder, load_encoder, load_tokenizer
+from simcse_pl import config
+from simcse_pl.encoders import backbone as encoder
+from simcse_pl.encoders.backbone import DECODERS, load_encoder, load_tokenizer
+from simcse_pl.errors import ModelLoadError
+from simcse_pl.encoders.sentence_encoder import SentenceEncoder
 from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
-from simcse_pl.poolers import POOLERS, NotExportable, Pooler, build_pooler, register
+from simcse_pl.training.module import SimCSEModule
+from simcse_pl.encoders.poolers import POOLERS, Pooler, build_pooler, register
+from simcse_pl.errors import NotExportable
 from tiny_model import TINY_MODEL
 
 SHAPE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,

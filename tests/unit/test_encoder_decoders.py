@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from simcse_pl.encoder import DECODERS, load_encoder, load_tokenizer
+from simcse_pl.encoders.backbone import DECODERS, load_encoder, load_tokenizer
 
 SHAPE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
          "intermediate_size": 64, "max_position_embeddings": 128}

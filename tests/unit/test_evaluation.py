@@ -13,17 +13,10 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 from sts_fixtures import write_senteval_root, write_sts_subset
 
-from simcse_pl.encoder import load_encoder, load_tokenizer
-from simcse_pl.evaluation import (
-    PAPER_COLUMNS,
-    STSTask,
-    encode,
-    evaluate_tasks,
-    format_table,
-    load_task,
-)
-from simcse_pl.pooling import Pooler
-from simcse_pl.sources import DataError
+from simcse_pl.encoders.backbone import load_encoder, load_tokenizer
+from simcse_pl.evaluation import PAPER_COLUMNS, STSTask, encode, evaluate_tasks, format_table, load_task
+from simcse_pl.encoders.poolers import build_pooler
+from simcse_pl.errors import DataError
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 128}
@@ -144,7 +137,7 @@ def test_align_uniform_match_a_hand_computation():
 def tiny_model() -> tuple:
     torch.manual_seed(0)
     encoder = load_encoder(None, random_init=TINY).eval()
-    pooler = Pooler("avg", TINY["hidden_size"])
+    pooler = build_pooler("avg", TINY["hidden_size"])
 
     def embed(input_ids, attention_mask, token_type_ids=None):
         out = encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)

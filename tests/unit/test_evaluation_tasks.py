@@ -27,8 +27,8 @@ from simcse_pl.evaluation import (
     unflatten,
     v_measure,
 )
-from simcse_pl.loggers import tabulate_test_metrics
-from simcse_pl.sources import DataError
+from simcse_pl.training.loggers import tabulate_test_metrics
+from simcse_pl.errors import DataError
 
 PAIRS = [("a man plays", "a man is playing", "4.5"), ("the cat", "a dog runs", "0.5"), ("red ball", "blue ball", "2")]
 

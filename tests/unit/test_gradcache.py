@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
+from simcse_pl.training.module import SimCSEModule
 from tiny_model import TINY_MODEL
 
 CHUNK = 3  # rows per chunk: 8 sentences x 2 views = 16 rows, so the last chunk is short

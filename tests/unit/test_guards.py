@@ -14,8 +14,9 @@ from lightning.pytorch.callbacks import Callback
 from torch import nn
 from torch.utils.data import DataLoader
 
-from simcse_pl.checkpointing import AtomicCheckpointIO
-from simcse_pl.guards import NonFiniteGuard, NonFiniteLossError
+from simcse_pl.training.checkpointing import AtomicCheckpointIO
+from simcse_pl.training.guards import NonFiniteGuard
+from simcse_pl.errors import NonFiniteLossError
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS, BAD_STEP = 6, 2
@@ -85,7 +86,7 @@ def test_weights_are_untouched_when_the_run_stops():
 
 def test_skip_drops_the_update_counts_and_logs_it(caplog: pytest.LogCaptureFixture):
     guard = NonFiniteGuard(skip=True)
-    with caplog.at_level("WARNING", logger="simcse_pl.guards"):
+    with caplog.at_level("WARNING", logger="simcse_pl.training.guards"):
         model, snapshots, trainer = fit(guard)
     assert guard.skipped == 1 and guard.state_dict() == {"skipped": 1}
     assert trainer.callback_metrics["train/skipped_nonfinite"] == 1

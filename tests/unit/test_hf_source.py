@@ -4,8 +4,9 @@ from collections import Counter
 
 import pytest
 
-from simcse_pl.batching import StreamedBatches
-from simcse_pl.sources import DataError, HFText
+from simcse_pl.data.batching import StreamedBatches
+from simcse_pl.errors import DataError
+from simcse_pl.data.sources import HFText
 
 
 def identity(examples, rng=None):

@@ -14,12 +14,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from simcse_pl import cli, inference
-from simcse_pl.encoder import ModelLoadError, load_tokenizer
-from simcse_pl.export import export_model
+from simcse_pl.cli import evaluate as cli
+from simcse_pl import inference
+from simcse_pl.errors import ModelLoadError
+from simcse_pl.encoders.backbone import load_tokenizer
+from simcse_pl.export.writer import export_model
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
+from simcse_pl.training.module import SimCSEModule
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 128, "initializer_range": 0.2}
@@ -54,7 +56,7 @@ def mlp_module() -> SimCSEModule:
 
 
 def export(module: SimCSEModule, out: Path) -> Path:
-    export_model(module.encoder, module.pooler, load_tokenizer(None, random_init=TINY), str(out))
+    export_model(module.sentence_encoder, str(out))
     return out
 
 

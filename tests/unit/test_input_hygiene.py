@@ -13,14 +13,17 @@ import pytest
 import torch
 from sts_fixtures import write_senteval_root, write_sts_subset
 
-from simcse_pl import sources
-from simcse_pl.cli import read_sentences
-from simcse_pl.datamodule import Collator, EvalCollator
-from simcse_pl.encoder import load_encoder, load_tokenizer
-from simcse_pl.evaluation import MIN_CLIP_CHARS, encode, load_stsb, load_task
-from simcse_pl.guards import TRUNCATED_KEY
-from simcse_pl.pooling import Pooler
-from simcse_pl.sources import DataError, NLITriplets, TextLines
+from simcse_pl.data import files, sources
+from simcse_pl.cli.evaluate import read_sentences
+from simcse_pl.data.collate import Collator
+from simcse_pl.training.datamodule import EvalCollator
+from simcse_pl.encoders.backbone import load_encoder, load_tokenizer
+from simcse_pl.data.collate import MIN_CLIP_CHARS
+from simcse_pl.evaluation import encode, load_stsb, load_task
+from simcse_pl.data.collate import TRUNCATED_KEY
+from simcse_pl.encoders.poolers import build_pooler
+from simcse_pl.errors import DataError
+from simcse_pl.data.sources import NLITriplets, TextLines
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 128}
@@ -207,7 +210,7 @@ def test_permission_denied_on_open_is_one_line(tmp_path: Path, monkeypatch: pyte
     def refuse(file, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(file))
 
-    monkeypatch.setattr(sources, "open", refuse, raising=False)
+    monkeypatch.setattr(files, "open", refuse, raising=False)
     with pytest.raises(DataError) as exc:
         indexed(path)
     assert str(exc.value) == f"{path}: permission denied (data.source.path)"
@@ -349,7 +352,7 @@ def test_eval_collator_clips_to_the_tokenizer_limit_when_no_max_len():
 def test_encode_clips_a_huge_sentence_and_keeps_its_first_tokens():
     torch.manual_seed(0)
     encoder = load_encoder(None, random_init=TINY).eval()
-    pooler = Pooler("avg", TINY["hidden_size"])
+    pooler = build_pooler("avg", TINY["hidden_size"])
 
     def embed(input_ids, attention_mask, token_type_ids=None):
         out = encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)

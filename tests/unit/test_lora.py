@@ -12,12 +12,13 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from simcse_pl.encoder import load_encoder, load_tokenizer
-from simcse_pl.export import export_model
+from simcse_pl.encoders.backbone import load_encoder, load_tokenizer
+from simcse_pl.export.writer import export_model
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
-from simcse_pl.resume import CheckpointError, check_matches_model
+from simcse_pl.training.module import SimCSEModule
+from simcse_pl.errors import CheckpointError
+from simcse_pl.training.resume import check_matches_model
 
 SHAPE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
          "intermediate_size": 64, "max_position_embeddings": 128}
@@ -100,7 +101,7 @@ def exported(request, tmp_path_factory) -> tuple[SimCSEModule, Path]:
     module = trained_looking(CASES[request.param])
     out = tmp_path_factory.mktemp(request.param)
     tokenizer = load_tokenizer(**CASES[request.param])
-    export_model(module.encoder, module.pooler, tokenizer, str(out))
+    export_model(module.sentence_encoder, str(out))
     return module, out
 
 

@@ -11,7 +11,7 @@ from transformers import BertConfig, BertForMaskedLM, BertModel
 
 from simcse_pl.losses import InfoNCE
 from simcse_pl.losses.mlm import IGNORE, MaskedLM, load_mlm_head, mask_tokens
-from simcse_pl.module import SimCSEModule
+from simcse_pl.training.module import SimCSEModule
 
 CONFIG = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, vocab_size=50)
 TINY = {

@@ -18,14 +18,19 @@ from simcse_pl.config import ConfigError, check_config, compose_config
 from simcse_pl.losses import InfoNCE, StepState
 from simcse_pl.losses.base import Objective
 from simcse_pl.losses.momentum_queue import MomentumQueue
-from simcse_pl.module import SimCSEModule
-from simcse_pl.pooling import sentence_vectors
+from simcse_pl.training.module import SimCSEModule
 from tiny_model import TINY_MODEL
 
 
 def module_with_queue(**options) -> SimCSEModule:
     torch.manual_seed(0)
     return SimCSEModule(model=TINY_MODEL, loss=InfoNCE(), auxiliaries={"momentum_queue": MomentumQueue(**options)})
+
+
+def step_state(module: SimCSEModule, batch: dict, z: torch.Tensor) -> StepState:
+    """What the training step hands the queue (one process: no gather)."""
+    return StepState(batch=batch, z=z, encoder=module.sentence_encoder, objective=module.objective,
+                     step=module.global_step)
 
 
 def attach_trainer(module: SimCSEModule, global_step: int = 0) -> SimpleNamespace:
@@ -81,15 +86,15 @@ def test_update_happens_once_per_optimizer_step_before_the_queue_vectors():
     queue = module.auxiliaries["momentum_queue"]
     trainer = attach_trainer(module)
     batch = make_batch(2, 2, 0)
-    state = StepState(batch=batch, z=module(batch), module=module)
+    z = module(batch)
     start = queue.encoder.embeddings.word_embeddings.weight.clone()
     with torch.no_grad():
         module.encoder.embeddings.word_embeddings.weight.add_(1.0)
-    queue(state)  # global step 0: the momentum encoder is still the initial copy
+    queue(step_state(module, batch, z))  # global step 0: the momentum encoder is still the initial copy
     assert torch.equal(queue.encoder.embeddings.word_embeddings.weight, start)
     trainer.global_step = 1
-    queue(state)  # after an optimizer step: one EMA update (0.5 of the way)
-    queue(state)  # a second micro-batch of the same step: none
+    queue(step_state(module, batch, z))  # after an optimizer step: one EMA update (0.5 of the way)
+    queue(step_state(module, batch, z))  # a second micro-batch of the same step: none
     torch.testing.assert_close(queue.encoder.embeddings.word_embeddings.weight, start + 0.5)
     assert int(queue.updated_at) == 1
 
@@ -100,11 +105,11 @@ def test_queue_vectors_are_the_momentum_encoders_without_dropout_through_the_tra
     attach_trainer(module)
     module.train()
     batch = make_batch(3, 2, 1)
-    queue(StepState(batch=batch, z=module(batch), module=module))
+    queue(step_state(module, batch, module(batch)))
     module.eval()
     with torch.no_grad():
         module.pooler.train()  # the MLP head of cls + mlp_only_train, as anchors get it in training
-        expected = sentence_vectors(module.encoder, module.pooler, batch["input_ids"][:, 0], batch["attention_mask"][:, 0])
+        expected = module.sentence_encoder(batch["input_ids"][:, 0], batch["attention_mask"][:, 0])
     torch.testing.assert_close(queue.keys, expected)  # column 0: the original sentences
 
 
@@ -133,9 +138,9 @@ def test_a_batch_is_scored_against_the_queue_before_it_joins_it():
     attach_trainer(module)
     batch = make_batch(4, 2, 2)
     z = module(batch)
-    first = queue(StepState(batch=batch, z=z, module=module))
+    first = queue(step_state(module, batch, z))
     assert first.item() == 0.0 and int(queue.filled) == 4  # the first step has no queue yet
-    second = queue(StepState(batch=batch, z=z, module=module))
+    second = queue(step_state(module, batch, z))
     assert second.item() > 0 and int(queue.filled) == 8
 
 
@@ -224,7 +229,7 @@ def test_momentum_encoder_and_queue_are_in_the_state_dict_and_restored():
         trainer.global_step = step
         with torch.no_grad():
             module.encoder.embeddings.word_embeddings.weight.add_(0.1)
-        queue(StepState(batch=batch, z=module(batch), module=module))
+        queue(step_state(module, batch, module(batch)))
     state = module.state_dict()
     prefix = "auxiliaries.momentum_queue."
     for name in ("queue", "filled", "updated_at", "encoder.embeddings.word_embeddings.weight", "pooler.mlp.dense.weight"):
@@ -255,7 +260,7 @@ def test_config_group_and_ranges():
 def test_esimcse_preset():
     cfg = compose_config("experiment=quickstart_esimcse")
     check_config(cfg)
-    assert cfg.data.views._target_ == "simcse_pl.word_repetition.WordRepetition" and cfg.data.views.dup_rate == 0.32
+    assert cfg.data.views._target_ == "simcse_pl.data.views.word_repetition.WordRepetition" and cfg.data.views.dup_rate == 0.32
     assert list(cfg.auxiliary) == ["momentum_queue"] and cfg.auxiliary.momentum_queue.weight == 1.0
     assert cfg.data.max_samples is None and cfg.data.source.path.endswith("wiki/wiki1m_head11914.txt")
     assert cfg.model.name_or_path == "sentence-transformers/all-MiniLM-L6-v2"

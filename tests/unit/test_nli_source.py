@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from simcse_pl.batching import ShardedBatches, StreamedBatches
-from simcse_pl.sources import DataError, HFNLI, NLITriplets
+from simcse_pl.data.batching import ShardedBatches, StreamedBatches
+from simcse_pl.errors import DataError
+from simcse_pl.data.sources import HFNLI, NLITriplets
 
 HEAD72 = Path(__file__).resolve().parents[3] / "shared" / "data" / "nli" / "nli_for_simcse_head72.csv"
 

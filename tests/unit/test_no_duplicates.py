@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from hydra.utils import instantiate
 
-from simcse_pl.batching import ShardedBatches
+from simcse_pl.data.batching import ShardedBatches
 from simcse_pl.config import check_config, compose_config
-from simcse_pl.no_duplicates import NoDuplicates
-from simcse_pl.samplers import Sampler
-from simcse_pl.sources import DataError, Labeled, NLITriplets
+from simcse_pl.data.samplers.no_duplicates import NoDuplicates
+from simcse_pl.data.samplers.base import Sampler
+from simcse_pl.errors import DataError
+from simcse_pl.data.sources import Labeled, NLITriplets
 
 
 def snli_like(premises: int = 100, seed: int = 0) -> list[tuple[str, str, str]]:

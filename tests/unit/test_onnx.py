@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from onnx_fixtures import TINY, export_tiny
-from simcse_pl import onnx_export
-from simcse_pl.encoder import ModelLoadError
+from simcse_pl.export import onnx as onnx_export
+from simcse_pl.errors import ModelLoadError
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
-from simcse_pl.onnx_backend import INT8_FILE, ONNX_FILE
+from simcse_pl.training.module import SimCSEModule
+from simcse_pl.export.layout import INT8_FILE, ONNX_FILE
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -91,7 +91,7 @@ def test_prompt_is_refused_before_exporting(tmp_path: Path):
 
 def test_missing_onnx_file_names_the_command(tmp_path: Path):
     out = export_tiny(tmp_path / "model", pooler="avg")
-    with pytest.raises(ModelLoadError, match=r"no onnx/model\.onnx; write it with: python -m simcse_pl\.onnx_export"):
+    with pytest.raises(ModelLoadError, match=r"no onnx/model\.onnx; write it with: python -m simcse_pl\.export\.onnx"):
         SimCSE.from_pretrained(out, backend="onnx")
 
 

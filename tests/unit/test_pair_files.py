@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from simcse_pl.batching import ShardedBatches
-from simcse_pl.datamodule import Collator
-from simcse_pl.encoder import load_tokenizer
-from simcse_pl.pair_files import detect_layout, read_pairs
-from simcse_pl.sources import DataError, Labeled, ScoredPairs
+from simcse_pl.data.batching import ShardedBatches
+from simcse_pl.data.collate import Collator
+from simcse_pl.encoders.backbone import load_tokenizer
+from simcse_pl.data.pair_files import detect_layout, read_pairs
+from simcse_pl.errors import DataError
+from simcse_pl.data.sources import Labeled, ScoredPairs
 
 STSB_TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "stsb" / "sts-train.csv"
 PAIRS = [("a man plays", "a man is playing", 4.5), ("the cat sleeps", "a dog runs", 0.25), ("x y", "x z", 2.0)]

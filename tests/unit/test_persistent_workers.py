@@ -6,8 +6,8 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from simcse_pl.batching import ShardedBatches
-from simcse_pl.sources import TextLines
+from simcse_pl.data.batching import ShardedBatches
+from simcse_pl.data.sources import TextLines
 
 
 def texts(examples: list[tuple[str, ...]], rng=None) -> list[str]:

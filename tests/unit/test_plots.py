@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from simcse_pl.plots import _curves  # noqa: E402
+from simcse_pl.cli.plots import _curves  # noqa: E402
 
 METRIC = "val/stsb_spearman"
 

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from simcse_pl.pooling import NotExportable, Pooler
+from simcse_pl.errors import NotExportable
+from simcse_pl.encoders.poolers import build_pooler
 
 # batch of 2, length 3, dim 2; the second sentence has one padding token
 MASK = torch.tensor([[1, 1, 1], [1, 1, 0]])
@@ -13,7 +14,7 @@ HIDDEN = (LAYER0, LAYER1, LAYER2, LAST)
 
 
 def pool(kind, **kw):
-    return Pooler(kind, hidden_size=2, **kw).eval()(LAST, MASK, HIDDEN)
+    return build_pooler(kind, hidden_size=2, **kw).eval()(LAST, MASK, HIDDEN)
 
 
 def test_cls_before_pooler_takes_first_token():
@@ -36,23 +37,23 @@ def test_avg_top2_uses_last_two_layers():
 
 
 def test_cls_applies_mlp_head():
-    pooler = Pooler("cls", hidden_size=2).eval()
+    pooler = build_pooler("cls", hidden_size=2).eval()
     expected = torch.tanh(pooler.mlp.dense(LAST[:, 0]))
     assert torch.allclose(pooler(LAST, MASK, HIDDEN), expected)
 
 
 def test_mlp_only_in_training():
-    pooler = Pooler("cls", hidden_size=2, mlp_only_train=True)
+    pooler = build_pooler("cls", hidden_size=2, mlp_only_train=True)
     with_head = torch.tanh(pooler.mlp.dense(LAST[:, 0]))
     assert torch.allclose(pooler.train()(LAST, MASK, HIDDEN), with_head)
     assert torch.equal(pooler.eval()(LAST, MASK, HIDDEN), LAST[:, 0])
     assert not pooler.uses_mlp_at_inference
-    assert Pooler("cls", hidden_size=2, mlp_only_train=False).uses_mlp_at_inference
+    assert build_pooler("cls", hidden_size=2, mlp_only_train=False).uses_mlp_at_inference
 
 
 def test_unknown_pooler_names_the_key():
     with pytest.raises(ValueError, match="model.pooler='max'"):
-        Pooler("max", hidden_size=2)
+        build_pooler("max", hidden_size=2)
 
 
 def test_mean_is_avg_by_another_name():
@@ -62,12 +63,12 @@ def test_mean_is_avg_by_another_name():
 def test_last_token_takes_the_last_real_token_with_either_padding():
     assert torch.equal(pool("last_token"), torch.tensor([[11.0, 12.0], [2.0, 4.0]]))
     left_mask = torch.tensor([[1, 1, 1], [0, 1, 1]])
-    left = Pooler("last_token", hidden_size=2).eval()(LAST, left_mask, HIDDEN)
+    left = build_pooler("last_token", hidden_size=2).eval()(LAST, left_mask, HIDDEN)
     assert torch.equal(left, torch.tensor([[11.0, 12.0], [999.0, 999.0]]))
 
 
 def test_mask_pooler_takes_the_given_positions_and_needs_them():
-    pooler = Pooler("mask", hidden_size=2, mlp_only_train=True).eval()  # PromptBERT's head: in training only
+    pooler = build_pooler("mask", hidden_size=2, mlp_only_train=True).eval()  # PromptBERT's head: in training only
     assert torch.equal(pooler(LAST, MASK, HIDDEN, positions=torch.tensor([1, 0])), torch.tensor([[9.0, 10.0], [6.0, 0.0]]))
     with pytest.raises(ValueError, match="pooler 'mask' reads the mask token of a prompt template"):
         pooler(LAST, MASK, HIDDEN)
@@ -78,7 +79,7 @@ def test_mask_pooler_takes_the_given_positions_and_needs_them():
     ("last_token", ["lasttoken"]),
 ])
 def test_each_pooler_names_its_sentence_transformers_modules(kind, modes):
-    modules = Pooler(kind, hidden_size=2).sentence_transformers(2)
+    modules = build_pooler(kind, hidden_size=2).sentence_transformers(2)
     names = [getattr(m, "pooling_mode", type(m).__name__) for m in modules]
     assert names == modes
 
@@ -89,4 +90,4 @@ def test_each_pooler_names_its_sentence_transformers_modules(kind, modes):
 ])
 def test_poolers_without_a_sentence_transformers_equivalent_say_why(kind, reason):
     with pytest.raises(NotExportable, match=reason):
-        Pooler(kind, hidden_size=2).sentence_transformers(2)
+        build_pooler(kind, hidden_size=2).sentence_transformers(2)

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
+from simcse_pl.training.module import SimCSEModule
 from tiny_model import TINY_MODEL
 
 

@@ -3,7 +3,7 @@
 import io
 import re
 
-from simcse_pl.progress import EncodingProgress
+from simcse_pl.evaluation.progress import EncodingProgress
 
 
 class Terminal(io.StringIO):

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from simcse_pl.encoder import SentenceEncoder, load_tokenizer
+from simcse_pl.encoders.sentence_encoder import SentenceEncoder
+from simcse_pl.encoders.backbone import load_tokenizer
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
-from simcse_pl.poolers import NotExportable
-from simcse_pl.prompt import Prompt, parse
-from simcse_pl.export import export_model
+from simcse_pl.training.module import SimCSEModule
+from simcse_pl.errors import NotExportable
+from simcse_pl.encoders.prompt import Prompt, parse
+from simcse_pl.export.writer import export_model
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 128, "initializer_range": 0.2}
@@ -149,7 +150,7 @@ def prompt_module() -> SimCSEModule:
 
 
 def test_the_export_reproduces_the_prompt_vectors(prompt_module: SimCSEModule, tokenizer, tmp_path: Path):
-    export_model(prompt_module.encoder, prompt_module.pooler, tokenizer, str(tmp_path))
+    export_model(prompt_module.sentence_encoder, str(tmp_path))
     saved = json.loads((tmp_path / "simcse_pl.json").read_text())
     assert saved["pooler"] == "mask" and saved["mlp"] is True
     assert saved["prompt"] == {"template": TEMPLATE, "template2": TEMPLATE2, "denoise": "train"}
@@ -182,7 +183,7 @@ def test_a_prefix_prompt_exports_as_a_sentence_transformers_prompt(tokenizer, tm
     torch.manual_seed(0)
     settings = {"name_or_path": None, "random_init": TINY, "pooler": "avg", "prompt": {"template": "query : [X]"}}
     module = SimCSEModule(model=settings, loss=InfoNCE()).eval()
-    export_model(module.encoder, module.pooler, tokenizer, str(tmp_path))
+    export_model(module.sentence_encoder, str(tmp_path))
     config = json.loads((tmp_path / "config_sentence_transformers.json").read_text())
     assert config["prompts"]["default"] == "query : " and config["default_prompt_name"] == "default"
     with torch.inference_mode():

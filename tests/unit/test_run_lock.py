@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from simcse_pl import run as run_module
+from simcse_pl.training import run as run_module
 from simcse_pl.config import compose_config
-from simcse_pl.errors import user_errors_reported
-from simcse_pl.run_lock import LOCK_NAME, RunFolderInUse, RunLock
+from simcse_pl.cli.reporting import user_errors_reported
+from simcse_pl.training.run_lock import LOCK_NAME, RunLock
+from simcse_pl.errors import RunFolderInUse
 
 
 def write_lock(folder: Path, pid: int, host: str | None = None) -> Path:
@@ -60,7 +61,7 @@ def test_a_live_holder_refuses_a_second_run(tmp_path: Path, live_pid: int):
 
 def test_a_dead_holder_is_taken_over_with_a_warning(tmp_path: Path, dead_pid: int, caplog):
     write_lock(tmp_path, dead_pid)
-    with caplog.at_level(logging.WARNING, logger="simcse_pl.run_lock"), RunLock(tmp_path):
+    with caplog.at_level(logging.WARNING, logger="simcse_pl.training.run_lock"), RunLock(tmp_path):
         assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
     assert caplog.messages == [
         f"{tmp_path}: taking over the lock of pid {dead_pid} on {socket.gethostname()}, which is no longer running"

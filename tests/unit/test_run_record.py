@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import torch
 
-from simcse_pl.callbacks import BestMetric
-from simcse_pl.loggers import log_test_table, tabulate_test_metrics
-from simcse_pl.tracking import REDACTED, git_info, redact, secret_values
+from simcse_pl.training.callbacks import BestMetric
+from simcse_pl.training.loggers import log_test_table, tabulate_test_metrics
+from simcse_pl.training.tracking import REDACTED, git_info, redact, secret_values
 
 
 def test_secret_values_come_from_secret_looking_env_names_only():

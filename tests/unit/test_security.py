@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from simcse_pl import encoder, saved_model
-from simcse_pl.cli import eval_main
+from simcse_pl.encoders import backbone as encoder
+from simcse_pl.export import saved_model
+from simcse_pl.cli.evaluate import eval_main
 from simcse_pl.config import compose_config
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
-from simcse_pl.module import SimCSEModule
+from simcse_pl.training.module import SimCSEModule
 from tiny_model import TINY_MODEL
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_every_torch_load_is_weights_only():
     calls = []
-    for path in [*REPO.glob("simcse_pl/*.py"), *REPO.glob("scripts/*.py"), REPO / "train.py"]:
+    for path in [*REPO.glob("simcse_pl/**/*.py"), *REPO.glob("scripts/*.py"), REPO / "train.py"]:
         text = path.read_text(encoding="utf-8")
         calls += [(path.name, m.group(0)) for m in re.finditer(r"torch\.load\((?:[^()]|\([^()]*\))*\)", text)]
     assert calls, "no torch.load call found: the pattern is stale"

@@ -4,8 +4,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from simcse_pl.batching import ShardedBatches
-from simcse_pl.sources import DataError, TextLines
+from simcse_pl.data.batching import ShardedBatches
+from simcse_pl.errors import DataError
+from simcse_pl.data.sources import TextLines
 
 
 def identity(examples, rng=None):
@@ -103,8 +104,8 @@ def test_too_few_sentences_for_one_batch(tmp_path):
 
 
 def test_collated_batches_have_example_axis(tmp_path):
-    from simcse_pl.datamodule import Collator
-    from simcse_pl.encoder import load_tokenizer
+    from simcse_pl.data.collate import Collator
+    from simcse_pl.encoders.backbone import load_tokenizer
 
     collate = Collator(load_tokenizer(None), max_len=8)
     batch = collate([("ab",), ("a much longer sentence than the other",)])

@@ -8,8 +8,9 @@ import signal
 
 import pytest
 
-from simcse_pl.errors import user_errors_reported
-from simcse_pl.preemption import Preempted, StopSignals, ignore_stop_signals_in_worker
+from simcse_pl.cli.reporting import user_errors_reported
+from simcse_pl.errors import Preempted
+from simcse_pl.training.preemption import StopSignals, ignore_stop_signals_in_worker
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGUSR1, 138)])

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from simcse_pl.config import ConfigError, check_config, compose_config
-from simcse_pl.datamodule import Collator
-from simcse_pl.encoder import load_tokenizer
-from simcse_pl.word_repetition import WordRepetition
+from simcse_pl.data.collate import Collator
+from simcse_pl.encoders.backbone import load_tokenizer
+from simcse_pl.data.views.word_repetition import WordRepetition
 from tiny_model import TINY_MODEL
 
 SENTENCE = "a b c d e f g h i j k l m n o p q r s t u v w x y"  # 25 distinct words

@@ -1,0 +1,210 @@
+"""``simcse-export``: (re)write a run's export and model card from its run folder or a checkpoint, and upload it
+to the Hugging Face hub.
+
+    simcse-export outputs/quickstart/<date>_<time>                         # RUN_DIR/model, as train.py exports it
+    simcse-export outputs/quickstart/<date>_<time>/checkpoints/last.ckpt --output last_model
+    simcse-export outputs/quickstart/<date>_<time> --push-to-hub ORG/NAME --private
+
+A run folder exports the weights train.py exported: the best checkpoint its ``results.json`` names, else the
+final weights (``last.ckpt``); the card (simcse_pl/model_card.py) then carries the run's evaluation. Another
+checkpoint of the run gets the run's config on its card but not its scores, which are another weights'. A
+checkpoint is read with ``weights_only`` and never switches remote code on (``SimCSE.from_pretrained``); the
+objective, whose Matryoshka sizes the export records, is rebuilt from the run's config only out of simcse-pl's
+own loss classes, so a run folder cannot choose the code that runs.
+
+What can fail cheaply is checked before anything is written or loaded: the path, and for ``--push-to-hub`` the
+repo id, a token and a hub that answers. Errors print one line, ``simcse-export: error: ...``, and exit with
+status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LOSS_PACKAGE = "simcse_pl.losses."  # the only classes a run folder's loss config may name
+
+
+@dataclass(frozen=True)
+class Source:
+    """The checkpoint to export, the run folder it belongs to (None for a lone checkpoint) and where it goes."""
+
+    checkpoint: Path
+    run_dir: Path | None
+    out_dir: Path
+    selected: bool  # the weights the run exported and tested: its results.json describes them
+
+
+def export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simcse-export",
+        description="(Re)write a run's export (Hugging Face + sentence-transformers) and its model card (README.md).",
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a train.py run folder, or a .ckpt (of a run or alone)")
+    parser.add_argument("--output", metavar="DIR", help="the folder to write (default: RUN_DIR/model)")
+    parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="then upload the folder to this hub model repo")
+    parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
+    parser.add_argument(
+        "--onnx", action="store_true",
+        help="also write onnx/model.onnx and its int8 copy onnx/model_quint8_avx2.onnx (fast CPU inference: "
+        "SimCSE.from_pretrained(dir, backend='onnx'), simcse-eval --backend onnx; needs simcse-pl[onnx])",
+    )
+    parser.add_argument(
+        "--trust-remote-code", action="store_true",
+        help="let transformers run the base model's own Python code (off: a checkpoint cannot turn it on)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``simcse-export``."""
+    args = export_parser().parse_args(argv)
+    try:
+        if args.private and not args.push_to_hub:
+            raise ValueError("--private applies to --push-to-hub ORG/NAME: give the repo to create")
+        source = resolve_source(Path(args.run_dir), args.output)
+        if args.push_to_hub:
+            check_hub(args.push_to_hub)
+        model_dir = export_checkpoint(source, args.push_to_hub, args.trust_remote_code)
+        print(f"{model_dir}: exported from {source.checkpoint}, model card {model_dir / 'README.md'}")
+        if args.onnx:
+            from simcse_pl.export.onnx import export_onnx
+
+            print(f"ONNX: {', '.join(export_onnx(model_dir, quantize=True))}")
+        if args.push_to_hub:
+            print(f"uploaded to {push(model_dir, args.push_to_hub, args.private)}")
+    except ValueError as exc:  # ModelLoadError, CheckpointError and DataError are ValueErrors
+        print(f"simcse-export: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def resolve_source(path: Path, output: str | None) -> Source:
+    """What ``RUN_DIR`` names: a run folder (its selected checkpoint) or a ``.ckpt`` (inside a run folder or not)."""
+    if path.is_file():
+        if path.suffix != ".ckpt":
+            raise ValueError(f"{path}: neither a run folder nor a .ckpt checkpoint")
+        run_dir = path.parent.parent if _is_run_dir(path.parent.parent) else None
+        selected = run_dir is not None and _same_file(path, selected_checkpoint(run_dir))
+    elif path.is_dir():
+        if not _is_run_dir(path):
+            raise ValueError(f"{path}: not a run folder (no run_info.json or checkpoints/); give a run folder or a .ckpt")
+        run_dir, selected = path, True
+        path = selected_checkpoint(path)
+        if not path.is_file():
+            raise ValueError(f"{run_dir}: no checkpoint to export ({path} does not exist: the run saved none)")
+    else:
+        raise ValueError(f"{path}: no such run folder or checkpoint")
+    out_dir = Path(output) if output else run_dir / "model" if run_dir else None
+    if out_dir is None:
+        raise ValueError(f"{path} is not inside a run folder: give the folder to write with --output DIR")
+    return Source(path, run_dir, out_dir, selected)
+
+
+def selected_checkpoint(run_dir: Path) -> Path:
+    """The weights train.py exported: ``results.json``'s best checkpoint, else the final weights, ``last.ckpt``;
+    the folder's own ``checkpoints/`` first (``results.json`` holds absolute paths: a copied or moved run folder
+    must not export the original's)."""
+    results = run_dir / "results.json"
+    best = (json.loads(results.read_text()).get("best") or {}).get("checkpoint") if results.is_file() else None
+    if not best:
+        return run_dir / "checkpoints" / "last.ckpt"
+    own = run_dir / "checkpoints" / Path(best).name
+    return own if own.is_file() else Path(best)
+
+
+def check_hub(repo_id: str) -> None:
+    """The upload can happen: a valid repo id, a token, and a hub that answers (a short request: no network fails
+    in seconds, before the export)."""
+    from huggingface_hub import get_token
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    from simcse_pl.hub import hub_unreachable
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise ValueError(f"--push-to-hub {repo_id}: not a hub repo id ({exc})") from None
+    if "/" not in repo_id:
+        raise ValueError(f"--push-to-hub {repo_id}: give the owner too, as ORG/NAME")
+    if not get_token():
+        raise ValueError(f"--push-to-hub {repo_id}: no Hugging Face token (set HF_TOKEN or run `hf auth login`); "
+                         "nothing was written")
+    unreachable = hub_unreachable(timeout=3.0)
+    if unreachable:
+        raise ValueError(f"--push-to-hub {repo_id}: the hub is unreachable ({unreachable}); nothing was written")
+
+
+def export_checkpoint(source: Source, model_id: str | None, trust_remote_code: bool = False) -> Path:
+    """Export ``source.checkpoint`` to ``source.out_dir`` and write its card; ``model_id``: the hub repo it goes to."""
+    from simcse_pl.console import quiet_libraries
+    from simcse_pl.export.writer import export_model
+    from simcse_pl.inference import SimCSE
+    from simcse_pl.export.model_card import write_card
+
+    quiet_libraries()
+    run = _run_facts(source)
+    model = SimCSE.from_pretrained(source.checkpoint, device="cpu", trust_remote_code=trust_remote_code)
+    export_model(model.model, str(source.out_dir), run.get("data.eval_max_len"),
+                 objective=objective_from_config(run.get("loss")))
+    write_card(source.out_dir, run, model_id)
+    return source.out_dir
+
+
+def objective_from_config(loss: dict[str, Any] | None) -> Any:
+    """The run's objective, built as train.py built it, provided every class its config names is one of
+    simcse-pl's losses; None without a loss config (a lone checkpoint)."""
+    from hydra.utils import instantiate
+
+    from simcse_pl.export.model_card import config_targets
+
+    if not loss:
+        return None
+    foreign = [n["_target_"] for n in config_targets(loss) if not str(n["_target_"]).startswith(LOSS_PACKAGE)]
+    if foreign:
+        raise ValueError(f"loss: {foreign[0]!r} is not one of simcse-pl's losses ({LOSS_PACKAGE}*); refused")
+    return instantiate(loss)
+
+
+def push(model_dir: Path, repo_id: str, private: bool) -> str:
+    """Upload the folder as a commit to ``repo_id`` (created when missing); the repo's address."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HTTPError
+
+    api = HfApi()
+    try:
+        url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        api.upload_folder(repo_id=repo_id, folder_path=model_dir, commit_message="Upload model exported by simcse-pl")
+    except (OSError, HTTPError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"--push-to-hub {repo_id}: upload failed ({reason}); the export is in {model_dir}") from None
+    return str(url)
+
+
+def _run_facts(source: Source) -> Any:
+    """The run's facts for the card: all of them for the weights the run selected, its config alone for another
+    checkpoint of it (the scores are not this one's), and for a lone checkpoint the model settings it holds."""
+    from simcse_pl.export.model_card import RunFacts
+    from simcse_pl.export.checkpoint import read_checkpoint
+
+    if source.run_dir is None:
+        hparams = read_checkpoint(str(source.checkpoint), mmap=True).get("hyper_parameters") or {}
+        return RunFacts(config={k: hparams[k] for k in ("model", "optim", "step") if k in hparams})
+    run = RunFacts.read(source.run_dir)
+    if source.selected:
+        return run
+    examples = run.results.get("train_examples")
+    return RunFacts(run.config, {"train_examples": examples} if examples is not None else {}, run.versions)
+
+
+def _is_run_dir(path: Path) -> bool:
+    return (path / "run_info.json").is_file() or (path / "checkpoints").is_dir()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return b.is_file() and os.path.samefile(a, b)

@@ -1,0 +1,281 @@
+"""``simcse-report RUN_OR_SWEEP_DIR [...]``: did I reproduce it? A ``report.md`` with figures, from run folders.
+
+    python train.py -m experiment=unsup_bert_base seed=1,2,3
+    simcse-report multirun/unsup_bert_base/<date>_<time>        # -> report.md, curves.png, align_uniform.png
+
+Reads each run folder's ``results.json``, ``.hydra/config.yaml`` / ``overrides.yaml`` and ``csv/metrics.csv`` (any
+folder under the arguments that has a ``results.json`` and a ``.hydra/``) and writes to ``--out`` (default: the
+one folder given, else ``./report``):
+
+- ``report.md``: the paper's 7-task test table (Spearman ×100) for each run, the mean ± sd over runs that differ
+  only in ``seed``, and the paper's reported numbers for the preset that was run (``PAPER``, the SimCSE paper's
+  Table 5 / B.1; the presets' comments quote the same averages); the dev results; failed jobs;
+- ``curves.png``: STS-B dev Spearman and the training loss against the step (untrained score dashed);
+- ``align_uniform.png``: alignment vs uniformity at each validation (the paper's Figure 2 view);
+- ``sweep.png``: for a sweep of other hyperparameters, the objective against each (``simcse_pl/plots.py``, the
+  same figure as ``scripts/summarize_runs.py``'s ``summary.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simcse_pl.evaluation.base import PAPER_COLUMNS, unflatten
+
+SEVEN = list(PAPER_COLUMNS)
+# the SimCSE paper's test Spearman (×100, STS12-16 "all"), Table 5 (base) and Table B.1 (large); the average of each
+# row is the "avg STS" in the preset's comment (tests/unit/test_report.py checks they agree)
+PAPER: dict[str, tuple[float, ...]] = {
+    "unsup_bert_base": (68.40, 82.41, 74.38, 80.91, 78.56, 76.85, 72.23),
+    "unsup_bert_large": (70.88, 84.16, 76.43, 84.50, 79.76, 79.26, 73.88),
+    "unsup_roberta_base": (70.16, 81.77, 73.24, 81.36, 80.65, 80.22, 68.56),
+    "unsup_roberta_large": (72.86, 83.99, 75.62, 84.77, 81.80, 81.98, 71.26),
+    "sup_bert_base": (75.30, 84.67, 80.19, 85.40, 80.82, 84.25, 80.39),
+    "sup_bert_large": (75.78, 86.33, 80.44, 86.06, 80.86, 84.87, 81.14),
+    "sup_roberta_base": (76.53, 85.21, 80.95, 86.03, 82.57, 85.83, 80.50),
+    "sup_roberta_large": (77.46, 87.27, 82.36, 86.66, 83.93, 86.70, 81.95),
+}
+DASH = "–"
+
+
+def parse_value(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+@dataclass
+class Run:
+    path: Path
+    label: str
+    params: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    validations: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    loss: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def preset(self) -> str | None:
+        for name in (self.params.get("experiment"), self.config.get("task_name")):
+            if isinstance(name, str) and name in PAPER:
+                return name
+        experiment = self.params.get("experiment")
+        task_name = self.config.get("task_name")
+        return experiment if isinstance(experiment, str) else (task_name if task_name not in (None, "train") else None)
+
+    @property
+    def name(self) -> str:
+        """The label, with the seed when the sweep set one (``0 (seed 1)``)."""
+        return f"{self.label} (seed {self.params['seed']})" if "seed" in self.params else self.label
+
+    @property
+    def test(self) -> dict[str, dict[str, float]]:
+        return unflatten((self.results or {}).get("test", {}))
+
+    @property
+    def metric(self) -> str:
+        return (self.results or {}).get("metric") or self.config.get("optimized_metric") or "val/stsb_spearman"
+
+    @property
+    def objective(self) -> float | None:
+        results = self.results or {}
+        return results.get("best", results.get("before", {})).get(self.metric)
+
+    @property
+    def group(self) -> tuple:
+        """Runs of one group differ only in ``seed`` (and live in one sweep folder)."""
+        return (str(self.path.parent), tuple(sorted((k, repr(v)) for k, v in self.params.items() if k != "seed")))
+
+
+def _load_yaml(path: Path) -> Any:
+    import yaml
+
+    return yaml.safe_load(path.read_text()) if path.is_file() else None
+
+
+def read_metrics_csv(path: Path) -> tuple[list[tuple[int, dict[str, float]]], list[tuple[int, float]]]:
+    """Validations (step -> its ``val/*`` values; a step logged twice keeps its last values) and the training
+    loss per logged step, from Lightning's CSV log."""
+    validations: dict[int, dict[str, float]] = {}
+    loss: dict[int, float] = {}
+    if not path.is_file():
+        return [], []
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if not row.get("step"):
+                continue
+            step = int(float(row["step"]))
+            values = {k: float(v) for k, v in row.items() if k and k.startswith("val/") and v not in ("", None)}
+            if values:
+                validations.setdefault(step, {}).update(values)
+            if row.get("train/loss"):
+                loss[step] = float(row["train/loss"])
+    return sorted(validations.items()), sorted(loss.items())
+
+
+def read_run(folder: Path, base: Path) -> Run:
+    overrides = _load_yaml(folder / ".hydra" / "overrides.yaml") or []
+    params = {k.lstrip("+~"): parse_value(v) for k, _, v in (o.partition("=") for o in overrides)}
+    label = str(folder.relative_to(base)) if folder != base and base in folder.parents else folder.name
+    run = Run(folder, label, params, config=_load_yaml(folder / ".hydra" / "config.yaml") or {})
+    if (folder / "results.json").is_file():
+        run.results = json.loads((folder / "results.json").read_text())
+    run.validations, run.loss = read_metrics_csv(folder / "csv" / "metrics.csv")
+    return run
+
+
+def find_runs(paths: list[Path]) -> list[Run]:
+    """Every run folder (``.hydra/`` inside) at or under ``paths``, in path order."""
+    runs: list[Run] = []
+    for base in paths:
+        if not base.exists():
+            raise FileNotFoundError(f"{base}: no such folder")
+        folders = [base] if (base / ".hydra").is_dir() else sorted(
+            p.parent for p in base.rglob(".hydra") if p.is_dir() and p.parent != base)
+        runs += [read_run(folder, base) for folder in folders]
+    return runs
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _cell(value: float | None) -> str:
+    return DASH if value is None or not math.isfinite(value) else f"{value:.2f}"
+
+
+def test_row(run: Run) -> list[float | None]:
+    """The seven test Spearman values of a run (None where not tested) and their average (all seven only)."""
+    values = [run.test.get(task, {}).get("spearman") for task in SEVEN]
+    average = statistics.fmean(values) if all(v is not None for v in values) else None
+    return [*values, average]
+
+
+def seed_groups(runs: list[Run]) -> list[list[Run]]:
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        if run.results and run.test:
+            groups.setdefault(run.group, []).append(run)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def table(runs: list[Run]) -> list[str]:
+    header = ["run", *(PAPER_COLUMNS[t] for t in SEVEN), "Avg."]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    tested = [r for r in runs if r.results and r.test]
+    for run in tested:
+        seed = f" (seed {run.params.get('seed', run.config.get('seed'))})"
+        lines.append("| " + " | ".join([run.label + seed, *map(_cell, test_row(run))]) + " |")
+    for group in seed_groups(runs):
+        rows = [test_row(r) for r in group]
+        cells = []
+        for column in zip(*rows, strict=True):
+            present = [v for v in column if v is not None]
+            if len(present) == len(column):
+                mean, sd = mean_sd(present)
+                cells.append(f"{mean:.2f} ± {sd:.2f}")
+            else:
+                cells.append(DASH)
+        lines.append("| " + " | ".join([f"**mean ± sd over {len(group)} seeds**", *cells]) + " |")
+    for preset in dict.fromkeys(r.preset for r in tested):
+        if preset in PAPER:
+            paper = list(PAPER[preset])
+            lines.append("| " + " | ".join([f"paper ({preset})", *map(_cell, [*paper, statistics.fmean(paper)])]) + " |")
+    return lines
+
+
+def dev_table(runs: list[Run]) -> list[str]:
+    lines = ["| run | objective | untrained | best (step) | final | status |", "|---|---|---|---|---|---|"]
+    for run in runs:
+        if run.results is None:
+            lines.append(f"| {run.label} | {DASH} | {DASH} | {DASH} | {DASH} | failed or running (no results.json) |")
+            continue
+        before = run.results.get("before", {}).get(run.metric)
+        best = run.results.get("best", {})
+        final = run.results.get("final", {}).get(run.metric)
+        best_cell = f"{_cell(best.get(run.metric))} ({best.get('step', DASH)})" if best else DASH
+        lines.append(f"| {run.label} | `{run.metric}` | {_cell(before)} | {best_cell} | {_cell(final)} | ok |")
+    return lines
+
+
+def swept_keys(runs: list[Run]) -> list[str]:
+    keys = list(dict.fromkeys(k for r in runs for k in r.params))
+    return [k for k in keys if len({repr(r.params.get(k)) for r in runs}) > 1]
+
+
+def write_report(paths: list[Path], out: Path) -> Path:
+    """Write ``report.md`` and its figures to ``out``; returns the report's path."""
+    from simcse_pl.cli import plots
+
+    runs = find_runs(paths)
+    if not runs:
+        raise FileNotFoundError(f"no run folders (with .hydra/ and results.json) under {', '.join(map(str, paths))}")
+    out.mkdir(parents=True, exist_ok=True)
+    done = [r for r in runs if r.results is not None]
+    metric = done[0].metric if done else "val/stsb_spearman"
+    presets = sorted({str(r.preset) for r in runs if r.preset})
+    lines = [f"# Reproduction report: {', '.join(map(str, paths))}", ""]
+    lines += [f"{len(done)} of {len(runs)} runs finished; preset{'s' if len(presets) > 1 else ''}: "
+              f"{', '.join(presets) or 'none (no experiment=...)'}.", ""]
+    lines += ["## Test: the paper's table (Spearman ×100)", ""]
+    lines += table(runs)
+    lines += ["", "Avg. is the mean of the seven tasks, shown only when all seven were tested "
+              "(`data.test_tasks=[sts12,sts13,sts14,sts15,sts16,stsb,sickr]`, after `make data DATA_ARGS=--full`)."]
+    if not any(r.preset in PAPER for r in runs):
+        lines += ["No paper numbers: the preset that was run is not one of the paper's "
+                  f"({', '.join(PAPER)})."]
+    lines += ["", f"## Dev: `{metric}` (what model selection and sweeps maximise)", ""]
+    lines += dev_table(runs)
+    curves = [{"label": r.name, "validations": r.validations, "loss": r.loss} for r in runs if r.validations]
+    figures = []
+    if curves:
+        plots.curves_figure(curves, metric, out / "curves.png")
+        figures.append(("Dev score and training loss over training", "curves.png"))
+        if any("val/stsb_align" in m for c in curves for _, m in c["validations"]):
+            plots.align_uniform_figure(curves, out / "align_uniform.png")
+            figures.append(("Alignment vs uniformity per validation (the paper's Figure 2 view)", "align_uniform.png"))
+    keys = [k for k in swept_keys(runs) if k != "seed"]
+    if keys:
+        rows = [{"params": r.params, "objective": r.objective,
+                 "before": (r.results or {}).get("before", {}).get(r.metric)} for r in runs]
+        baselines = [b["before"] for b in rows if plots.is_number(b["before"])]
+        plots.objective_figure(rows, keys, metric, out / "sweep.png",
+                               baseline=statistics.median(baselines) if baselines else None)
+        figures.append((f"Objective against the swept hyperparameters ({', '.join(keys)})", "sweep.png"))
+    lines += [""]
+    for caption, name in figures:
+        lines += [f"## {caption}", "", f"![{caption}]({name})", ""]
+    report = out / "report.md"
+    report.write_text("\n".join(lines).rstrip() + "\n")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="simcse-report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", type=Path, metavar="RUN_OR_SWEEP_DIR")
+    parser.add_argument("--out", type=Path, help="where to write (default: the one folder given, else ./report)")
+    args = parser.parse_args(argv)
+    out = args.out or (args.paths[0] if len(args.paths) == 1 else Path("report"))
+    try:
+        report = write_report(args.paths, out)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        print(f"simcse-report: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {report} and its figures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

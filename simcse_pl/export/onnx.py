@@ -1,0 +1,105 @@
+"""Write the ONNX files of an exported model, for fast CPU inference (simcse_pl/onnx_backend.py):
+
+    python -m simcse_pl.export.onnx outputs/.../model            # onnx/model.onnx + onnx/model_quint8_avx2.onnx
+    python -m simcse_pl.export.onnx outputs/.../model --no-quantize
+
+The libraries do the work: ``torch.onnx.export(dynamo=True)`` (torch.export + onnxscript; the TorchScript
+exporter is deprecated, and its trace of this transformers version's attention mask gave wrong token embeddings)
+writes the backbone with sentence-transformers' ONNX signature and dynamic batch and sequence axes; ONNX Runtime's
+``quantize_dynamic`` writes the int8 copy with the settings of Optimum's ``AutoQuantizationConfig.avx2`` (uint8
+weights, per channel, symmetric, full 8-bit range), which sentence-transformers'
+``export_dynamic_quantized_onnx_model(model, "avx2", dir)`` applies: uint8 weights do not saturate on CPUs without
+VNNI, so the file suits any x86 CPU.
+
+Why not sentence-transformers itself: its ONNX and OpenVINO backends need optimum-onnx / optimum-intel, and the
+published ones (optimum-onnx 0.1.0: transformers<4.58; optimum-intel 2.2.0: transformers<5.6) do not support this
+project's transformers 5. The files here are where its ``backend="onnx"`` looks, for when they do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+from torch import Tensor, nn
+
+from simcse_pl.errors import ModelLoadError
+from simcse_pl.export.onnx_runtime import INSTALL, OUTPUT, check_pooler, check_saved_pooling
+from simcse_pl.export.layout import INT8_FILE, ONNX_FILE
+from simcse_pl.encoders.backbone import model_inputs
+from simcse_pl.export.onnx_runtime import import_onnxruntime
+from simcse_pl.export.saved_model import load_saved
+
+# two rows of different lengths: torch.export specialises an axis it only ever sees at size 1
+TRACE_SENTENCES = ["a sentence long enough to trace the encoder with", "a short one"]
+
+
+class TokenEmbeddings(nn.Module):
+    """The backbone with sentence-transformers' ONNX signature: token ids -> ``last_hidden_state``."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        return self.backbone(**model_inputs(input_ids, attention_mask, token_type_ids)).last_hidden_state
+
+
+def export_onnx(model_dir: str | os.PathLike[str], quantize: bool = True) -> list[str]:
+    """Write ``<model_dir>/onnx/model.onnx`` (and, with ``quantize``, ``onnx/model_quint8_avx2.onnx``) from the
+    model saved in ``model_dir`` (simcse-pl's export or a sentence-transformers folder); returns the paths written.
+    A pooler or prompt the ONNX backend cannot run is refused before the (slow) export."""
+    model_dir = str(model_dir)
+    if not os.path.isdir(model_dir):
+        raise ModelLoadError(f"{model_dir}: no such model folder")
+    check_saved_pooling(model_dir)
+    import_onnxruntime()
+    model, _, _ = load_saved(model_dir)
+    check_pooler(model)
+    path = os.path.join(model_dir, ONNX_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _export_backbone(model.encoder, model.tokenizer(TRACE_SENTENCES, padding=True, return_tensors="pt"), path)
+    if not quantize:
+        return [path]
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    int8 = os.path.join(model_dir, INT8_FILE)
+    quantize_dynamic(path, int8, per_channel=True, reduce_range=False, weight_type=QuantType.QUInt8,
+                     extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+    return [path, int8]
+
+
+def _export_backbone(backbone: nn.Module, tokens: dict[str, Tensor], path: str) -> None:
+    """torch.onnx's dynamo exporter on ``TokenEmbeddings``, batch and sequence axes dynamic (optimum's names)."""
+    try:
+        import onnxscript  # noqa: F401  (torch.onnx's dynamo exporter needs it)
+    except ImportError:
+        raise ModelLoadError(f"exporting to ONNX needs onnx and onnxscript: {INSTALL}") from None
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in tokens]
+    batch, length = torch.export.Dim("batch_size"), torch.export.Dim("sequence_length")
+    program = torch.onnx.export(
+        TokenEmbeddings(backbone).eval(), (), kwargs={k: tokens[k] for k in names}, dynamo=True,
+        dynamic_shapes={k: {0: batch, 1: length} for k in names}, output_names=[OUTPUT], verbose=False,
+    )
+    program.save(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simcse_pl.export.onnx", description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir", help="exported model folder (simcse-pl or sentence-transformers)")
+    parser.add_argument("--no-quantize", dest="quantize", action="store_false", help="skip the int8 file")
+    args = parser.parse_args(argv)
+    try:
+        paths = export_onnx(args.model_dir, args.quantize)
+    except (ModelLoadError, ValueError) as exc:
+        print(f"onnx_export: error: {exc}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"{path}: {os.path.getsize(path) / 2**20:.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
