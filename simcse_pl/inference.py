@@ -35,7 +35,15 @@ from simcse_pl.evaluation import encode, positive_int
 from simcse_pl.onnx_backend import BACKENDS, check_device, check_pooler, load_backbone
 from simcse_pl.poolers import POOLERS
 from simcse_pl.progress import EncodingProgress
-from simcse_pl.saved_model import PoolingSpec, build, default_pooler, from_checkpoint, saved_pooling, st_max_length
+from simcse_pl.saved_model import (
+    PoolingSpec,
+    build,
+    check_model_finite,
+    default_pooler,
+    from_checkpoint,
+    saved_pooling,
+    st_max_length,
+)
 
 
 class Hit(NamedTuple):
@@ -123,6 +131,8 @@ class SimCSE:
             spec = saved or PoolingSpec(default_pooler(encoder))
             max_length = st_max_length(source) if max_length is None else max_length
             model = build(encoder, tokenizer, pooler or spec.kind, spec)
+            if backend == "torch":
+                check_model_finite(model, source)
         if backend == "onnx":
             check_pooler(model.pooler)
             device = check_device(device)
