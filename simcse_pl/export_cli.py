@@ -9,8 +9,9 @@ A run folder exports the weights train.py exported: the best checkpoint its ``re
 final weights (``last.ckpt``); the card (simcse_pl/model_card.py) then carries the run's evaluation. Another
 checkpoint of the run gets the run's config on its card but not its scores, which are another weights'. A
 checkpoint is read with ``weights_only`` and never switches remote code on (``SimCSE.from_pretrained``); the
-objective, whose Matryoshka sizes the export records, is rebuilt from the run's config only out of simcse-pl's
-own loss classes, so a run folder cannot choose the code that runs.
+objective, whose Matryoshka sizes the export records, is rebuilt from the run's ``run_info.json`` by
+``simcse_pl.losses.build_registered``: every ``_target_`` must name one of simcse-pl's registered objectives
+exactly and its arguments must pass the config schema, so a run folder cannot choose the code that runs.
 
 What can fail cheaply is checked before anything is written or loaded: the path, and for ``--push-to-hub`` the
 repo id, a token and a hub that answers. Errors print one line, ``simcse-export: error: ...``, and exit with
@@ -26,9 +27,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-LOSS_PACKAGE = "simcse_pl.losses."  # the only classes a run folder's loss config may name
-
 
 @dataclass(frozen=True)
 class Source:
@@ -149,26 +147,27 @@ def export_checkpoint(source: Source, model_id: str | None, trust_remote_code: b
 
     quiet_libraries()
     run = _run_facts(source)
+    objective = objective_from_config(run.get("loss"), source.run_dir)  # refused before any weights are read
     model = SimCSE.from_pretrained(source.checkpoint, device="cpu", trust_remote_code=trust_remote_code)
     export_model(model.encoder, model.pooler, model.tokenizer, str(source.out_dir), run.get("data.eval_max_len"),
-                 objective=objective_from_config(run.get("loss")))
+                 objective=objective)
     write_card(source.out_dir, run, model_id)
     return source.out_dir
 
 
-def objective_from_config(loss: dict[str, Any] | None) -> Any:
-    """The run's objective, built as train.py built it, provided every class its config names is one of
-    simcse-pl's losses; None without a loss config (a lone checkpoint)."""
-    from hydra.utils import instantiate
-
-    from simcse_pl.model_card import config_targets
+def objective_from_config(loss: dict[str, Any] | None, run_dir: Path | None = None) -> Any:
+    """The run's objective, built as train.py built it but only out of simcse-pl's registered objectives (the
+    file is data: it may not name a function or any other class); None without a loss config (a lone
+    checkpoint). A refusal names ``run_dir``'s run_info.json and the key."""
+    from simcse_pl.losses import build_registered
 
     if not loss:
         return None
-    foreign = [n["_target_"] for n in config_targets(loss) if not str(n["_target_"]).startswith(LOSS_PACKAGE)]
-    if foreign:
-        raise ValueError(f"loss: {foreign[0]!r} is not one of simcse-pl's losses ({LOSS_PACKAGE}*); refused")
-    return instantiate(loss)
+    try:
+        return build_registered(loss, "loss")
+    except ValueError as exc:
+        where = f"{run_dir / 'run_info.json'}: " if run_dir is not None else ""
+        raise ValueError(f"{where}{exc}") from None
 
 
 def push(model_dir: Path, repo_id: str, private: bool) -> str:

@@ -282,5 +282,5 @@ def test_the_objective_is_rebuilt_only_from_simcse_pl_losses():
     loss = {"_target_": "simcse_pl.losses.matryoshka.Matryoshka", "dims": [32, 16], "weights": None,
             "inner": {"_target_": "simcse_pl.losses.InfoNCE", "tau": 0.05}}
     assert objective_from_config(loss).dims == [32, 16]
-    with pytest.raises(ValueError, match=r"loss: 'os.system' is not one of simcse-pl's losses"):
+    with pytest.raises(ValueError, match=r"loss.inner: 'os.system' is not one of simcse-pl's losses"):
         objective_from_config({**loss, "inner": {"_target_": "os.system", "_args_": ["true"]}})
