@@ -10,12 +10,19 @@ huggingface_hub does the formatting: ``ModelCardData`` writes the YAML front mat
 pipeline tag, tags, datasets, metrics, and the scores as ``model-index``, in the form sentence-transformers'
 cards use: ``spearman_cosine`` ...) and ``ModelCard.from_template`` the page. ``export_model`` writes the card of
 the model alone; ``train.py`` and ``simcse-export`` rewrite it with the run once ``results.json`` exists.
+
+A score is named after what its task really is, never after a file's name: a built-in task (``stsb`` in the run's
+``data.val_tasks`` / ``data.test_tasks``, read from the data root's official files, or a known hub copy of it) gets
+its public title (STS-B) and a ``model-index`` entry; any other task (a user's pair file, even one called
+``stsb.tsv``, a BEIR folder, a hub dataset) is named by its file or folder name, in the table only: the metadata
+never claims a public dataset for it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +32,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from simcse_pl.evaluation.base import ALIGN_UNIFORM, METRICS, PAPER_COLUMNS, TITLES, unflatten
+from simcse_pl.evaluation.registry import TASKS
+from simcse_pl.evaluation.sts import HUB_TASKS, pair_file_name
 from simcse_pl.export import CONFIG_NAME
 from simcse_pl.lora import ADAPTER_DIR
 from simcse_pl.poolers import POOLERS
@@ -37,6 +46,8 @@ TEMPLATE = "---\n{{ card_data }}\n---\n\n{{ body }}\n"
 
 # results.json's sections that describe the exported weights, with their split as the hub names it
 EXPORTED_SPLITS = {"test": "test", "best": "validation"}
+# the run setting that lists the tasks of each results.json section
+SECTION_TASKS = {"test": "data.test_tasks", "best": "data.val_tasks", "before": "data.val_tasks"}
 # simcse-pl's metric names as sentence-transformers' evaluators call them on their cards
 METRIC_TYPES = {
     "spearman": "spearman_cosine", "pearson": "pearson_cosine", "ndcg_at_10": "cosine_ndcg@10",
@@ -137,7 +148,7 @@ def build_card(export: ExportFacts, run: RunFacts, model_id: str | None = None) 
     title = model_id or _default_title(run)
     body = "\n\n".join(s for s in (
         f"# {title}", _summary(export, run), _details(export, run), _matryoshka(export, model_id),
-        _usage(export, model_id), _evaluation(run.results), _training(run), _citation(export),
+        _usage(export, model_id), _evaluation(run), _training(run), _citation(export),
     ) if s)
     return ModelCard.from_template(card_data(export, run, title), template_str=TEMPLATE, body=body)
 
@@ -145,7 +156,7 @@ def build_card(export: ExportFacts, run: RunFacts, model_id: str | None = None) 
 def card_data(export: ExportFacts, run: RunFacts, title: str) -> ModelCardData:
     """The front matter. A sentence-transformers folder is tagged as sentence-transformers tags its models (the
     hub then offers its widget and code); otherwise it is a transformers feature extractor."""
-    scores = eval_results(run.results)
+    scores = eval_results(run)
     st = export.not_sentence_transformers is None
     tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", "dense"] if st else [
         "feature-extraction", "sentence-similarity"]
@@ -164,14 +175,16 @@ def card_data(export: ExportFacts, run: RunFacts, title: str) -> ModelCardData:
     )
 
 
-def eval_results(results: dict[str, Any]) -> list[EvalResult]:
+def eval_results(run: RunFacts) -> list[EvalResult]:
     """The exported weights' scores (test, and dev at the selected step) as ``model-index`` entries, values exactly
     as in ``results.json``. The average over tasks is no dataset, and alignment / uniformity are analysis
-    statistics, not scores: the table shows them, the metadata does not."""
+    statistics, not scores: the table shows them, the metadata does not. Only built-in tasks are entries: any
+    other task is the user's own data, which the metadata must not pass off as a public dataset."""
     entries = []
     for section, split in EXPORTED_SPLITS.items():
-        for task, metrics in unflatten(results.get(section) or {}).items():
-            if task == "avg":
+        official = official_tasks(section_tasks(run, section))
+        for task, metrics in unflatten(run.results.get(section) or {}).items():
+            if task not in official:
                 continue
             for metric, value in metrics.items():
                 if metric not in METRIC_TYPES:
@@ -185,15 +198,17 @@ def eval_results(results: dict[str, Any]) -> list[EvalResult]:
     return entries
 
 
-def evaluation_table(results: dict[str, Any]) -> str | None:
-    """Markdown table of ``results.json``: one row per split and metric, one column per task, values rounded to 2
-    decimals (4 for alignment / uniformity, which are not ×100)."""
+def evaluation_table(run: RunFacts) -> str | None:
+    """Markdown table of ``results.json``: one row per split and metric, one column per task (titled by
+    ``task_titles``), values rounded to 2 decimals (4 for alignment / uniformity, which are not ×100)."""
+    results = run.results
     sections = [(label, unflatten(results.get(key) or {})) for key, label in _row_labels(results)]
     sections = [(label, by_task) for label, by_task in sections if by_task]
     if not sections:
         return None
-    tasks = _task_order({task for _, by_task in sections for task in by_task})
-    lines = ["| split | metric | " + " | ".join(TITLES.get(t, "Avg." if t == "avg" else t) for t in tasks) + " |",
+    titles = task_titles(run)
+    tasks = _task_order({task for _, by_task in sections for task in by_task}, set(titles.official))
+    lines = ["| split | metric | " + " | ".join(titles.of(t) for t in tasks) + " |",
              "|" + "---|" * (len(tasks) + 2)]
     for label, by_task in sections:
         metrics = list(dict.fromkeys(m for t in tasks for m in by_task.get(t, {})))
@@ -201,6 +216,64 @@ def evaluation_table(results: dict[str, Any]) -> str | None:
             cells = [_format(metric, by_task.get(t, {}).get(metric)) for t in tasks]
             lines.append(f"| {label} | {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def section_tasks(run: RunFacts, section: str) -> list[str]:
+    """The task list, as written in the run's config, behind a ``results.json`` section (empty when unknown)."""
+    given = run.get(SECTION_TASKS[section])
+    return [str(t) for t in given] if isinstance(given, list) else []
+
+
+def official_tasks(given: list[str]) -> set[str]:
+    """The task names among ``given`` that ``load_task`` resolves to a built-in task: a registered name (read from
+    the data root's official files) or a known hub copy of one. A file's name never counts, whatever it is."""
+    names = {g.lower() for g in given if g.lower() in TASKS}
+    return names | {HUB_TASKS[g][0] for g in given if g in HUB_TASKS}
+
+
+def source_name(task: str, given: list[str]) -> str:
+    """The file or folder name a user's task ``task`` was read from (the names ``load_task`` derives from it);
+    the task key itself when no entry of ``given`` is its source."""
+    for entry in given:
+        if entry.lower() in TASKS or entry in HUB_TASKS:
+            continue
+        path = entry.removeprefix("clustering:")
+        base = os.path.basename(os.path.normpath(path))
+        if task in {pair_file_name(path), base, os.path.splitext(base)[0], base.split(".clusters.")[0]}:
+            return base
+    return task
+
+
+@dataclass(frozen=True)
+class TaskTitles:
+    """What the card calls each task of ``results.json``: ``official`` the built-in ones (their public title),
+    ``named`` the others (their file or folder name)."""
+
+    official: frozenset[str]
+    named: dict[str, str]
+
+    def of(self, task: str) -> str:
+        if task == "avg":
+            return "Avg."
+        if task in self.official:
+            return TITLES.get(task, task)
+        return _text(self.named.get(task, task))
+
+
+def task_titles(run: RunFacts) -> TaskTitles:
+    """A task is official when every section that scored it was given its built-in name; a task key that a user's
+    file produced in any section is named by that file (one column cannot be both)."""
+    official: set[str] = set()
+    named: dict[str, str] = {}
+    for section in SECTION_TASKS:
+        given = section_tasks(run, section)
+        built_in = official_tasks(given)
+        for task in unflatten(run.results.get(section) or {}):
+            if task in built_in:
+                official.add(task)
+            elif task != "avg":
+                named.setdefault(task, source_name(task, given))
+    return TaskTitles(frozenset(official - set(named)), named)
 
 
 def objective_names(run: RunFacts) -> list[str]:
@@ -396,8 +469,8 @@ def _data_size(run: RunFacts) -> str | None:
     return f"{examples:,} examples" if isinstance(examples, int) else None
 
 
-def _evaluation(results: dict[str, Any]) -> str | None:
-    table = evaluation_table(results)
+def _evaluation(run: RunFacts) -> str | None:
+    table = evaluation_table(run)
     if table is None:
         return None
     return (
@@ -425,9 +498,9 @@ def _row_labels(results: dict[str, Any]) -> Iterator[tuple[str, str]]:
     yield "before", "dev, untrained"
 
 
-def _task_order(tasks: set[str]) -> list[str]:
-    """The paper's columns in its order, then other tasks by name, the average last."""
-    paper = [t for t in PAPER_COLUMNS if t in tasks]
+def _task_order(tasks: set[str], official: set[str]) -> list[str]:
+    """The paper's columns in its order (built-in tasks only), then other tasks by name, the average last."""
+    paper = [t for t in PAPER_COLUMNS if t in tasks and t in official]
     return paper + sorted(tasks - set(paper) - {"avg"}) + (["avg"] if "avg" in tasks else [])
 
 
@@ -465,6 +538,18 @@ def _hub_id(name: str) -> bool:
     except HFValidationError:
         return False
     return not os.path.exists(name)
+
+
+def _one_line(value: Any) -> str:
+    """``value`` as text on one line: a newline inside a list item or a table cell would end it."""
+    return " ".join(str(value).splitlines())
+
+
+def _text(value: Any) -> str:
+    """``value`` (a file name, a config value, a run name) as literal text in markdown: HTML as entities, and the
+    characters markdown reads as formatting (emphasis, code, links, table cells ``|``) backslash-escaped."""
+    escaped = _one_line(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", escaped)
 
 
 def _code(*lines: str) -> str:

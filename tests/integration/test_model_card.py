@@ -284,3 +284,41 @@ def test_the_objective_is_rebuilt_only_from_simcse_pl_losses():
     assert objective_from_config(loss).dims == [32, 16]
     with pytest.raises(ValueError, match=r"loss.inner: 'os.system' is not one of simcse-pl's losses"):
         objective_from_config({**loss, "inner": {"_target_": "os.system", "_args_": ["true"]}})
+
+
+# --- what a task is: its built-in name, never a file's name
+
+EXPORT = ExportFacts("avg", False, None, None, 32, "bert", None, None, False)
+
+
+def scored_run(val_tasks: list[str], test_tasks: list[str]) -> RunFacts:
+    """A run whose dev and test scored a task keyed ``stsb`` (what load_task names a built-in STS-B and a user's
+    ``stsb.tsv`` alike)."""
+    return RunFacts(
+        config={"data": {"val_tasks": val_tasks, "test_tasks": test_tasks}},
+        results={"metric": "val/stsb_spearman", "test": {"test/stsb_spearman": 91.5, "test/stsb_pearson": 90.1},
+                 "best": {"step": 10, "val/stsb_spearman": 88.0}},
+    )
+
+
+def test_a_private_pair_file_named_stsb_claims_no_public_dataset(tmp_path: Path):
+    private = str(tmp_path / "private" / "stsb.tsv")
+    card = build_card(EXPORT, scored_run([private], [private])).content
+    assert "STS-B" not in card and "model-index" not in front_matter(card)
+    assert table(card) == {("test", "spearman", "stsb.tsv"): "91.50", ("test", "pearson", "stsb.tsv"): "90.10",
+                           ("dev (step 10)", "spearman", "stsb.tsv"): "88.00"}
+
+
+def test_the_built_in_task_keeps_its_title_and_metadata():
+    card = build_card(EXPORT, scored_run(["stsb"], ["STSB"])).content
+    assert table(card)[("test", "spearman", "STS-B")] == "91.50"
+    results = front_matter(card)["model-index"][0]["results"]
+    assert {(r["dataset"]["name"], r["dataset"]["split"]) for r in results} == {("STS-B", "test"), ("STS-B", "validation")}
+
+
+def test_built_in_dev_and_private_test_of_one_key(tmp_path: Path):
+    """Dev on the real STS-B, test on a user's stsb.tsv: the column is the file's, the metadata only the dev score."""
+    card = build_card(EXPORT, scored_run(["stsb"], [str(tmp_path / "stsb.tsv")])).content
+    assert table(card)[("test", "spearman", "stsb.tsv")] == "91.50"
+    results = front_matter(card)["model-index"][0]["results"]
+    assert [(r["dataset"]["name"], r["dataset"]["split"]) for r in results] == [("STS-B", "validation")]
