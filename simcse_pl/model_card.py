@@ -100,15 +100,20 @@ class ExportFacts:
     def read(cls, folder: Path) -> ExportFacts:
         own, config = _json(folder / CONFIG_NAME), _json(folder / "config.json")
         sentence_transformers = (folder / "modules.json").is_file()
+        dims = own.get("matryoshka_dims")
+        max_seq_length = _json(folder / "sentence_bert_config.json").get("max_seq_length")
+        prompt = (own.get("prompt") or {}).get("template")
         return cls(
-            pooler=own.get("pooler", "unknown"),
+            pooler=str(own.get("pooler", "unknown")),
             head=bool(own.get("mlp")),
-            prompt=(own.get("prompt") or {}).get("template"),
-            dims=own.get("matryoshka_dims"),
+            prompt=None if prompt is None else str(prompt),
+            # sizes go into the usage code: whole numbers only, never text from the file
+            dims=dims if isinstance(dims, list) and dims and all(_is_int(d) for d in dims) else None,
             dimension=int(config.get("hidden_size", 0)),
             model_type=str(config.get("model_type", "unknown")),
-            not_sentence_transformers=None if sentence_transformers else own.get("sentence_transformers", "not written"),
-            max_seq_length=_json(folder / "sentence_bert_config.json").get("max_seq_length"),
+            not_sentence_transformers=None if sentence_transformers else str(
+                own.get("sentence_transformers", "not written")),
+            max_seq_length=max_seq_length if _is_int(max_seq_length) else None,
             adapter=(folder / ADAPTER_DIR).is_dir(),
         )
 
@@ -145,9 +150,9 @@ def write_card(model_dir: str | os.PathLike[str], run: RunFacts | None = None, m
 
 def build_card(export: ExportFacts, run: RunFacts, model_id: str | None = None) -> ModelCard:
     """The card: sections in sentence-transformers' order, each left out when the files say nothing for it."""
-    title = model_id or _default_title(run)
+    title = _one_line(model_id or _default_title(run))
     body = "\n\n".join(s for s in (
-        f"# {title}", _summary(export, run), _details(export, run), _matryoshka(export, model_id),
+        f"# {_text(title)}", _summary(export, run), _details(export, run), _matryoshka(export, model_id),
         _usage(export, model_id), _evaluation(run), _training(run), _citation(export),
     ) if s)
     return ModelCard.from_template(card_data(export, run, title), template_str=TEMPLATE, body=body)
@@ -311,7 +316,7 @@ def _summary(export: ExportFacts, run: RunFacts) -> str:
     data, size = _data_source(run), _data_size(run)
     made = "A sentence encoder trained with simcse-pl (SimCSE on PyTorch Lightning)"
     made += f" from [{base}](https://huggingface.co/{base})" if base else ""
-    made += f" with the `{objective}` objective" if objective else ""
+    made += f" with the {_inline(objective)} objective" if objective else ""
     made += (f" on {data}" + (f" ({size})" if size else "")) if data else ""
     return (f"{made}. It maps sentences to {export.dimension}-dimensional vectors compared by cosine similarity: "
             "semantic textual similarity, semantic search, clustering.")
@@ -322,8 +327,8 @@ def _details(export: ExportFacts, run: RunFacts) -> str:
     base = _base_model_line(run, export)
     lines += [f"- **Base model:** {base}"] if base else []
     head = " + SimCSE's MLP head (linear + tanh, `pooler.safetensors`)" if export.head else ""
-    lines.append(f"- **Pooling:** `{export.pooler}`{head}")
-    lines += [f"- **Prompt template:** `{export.prompt}`"] if export.prompt else []
+    lines.append(f"- **Pooling:** {_inline(export.pooler)}{head}")
+    lines += [f"- **Prompt template:** {_inline(export.prompt)}"] if export.prompt else []
     lines += [f"- **Maximum Sequence Length:** {export.max_seq_length} tokens"] if export.max_seq_length else []
     lines.append(f"- **Output Dimensionality:** {export.dimension} dimensions")
     if export.dims:
@@ -335,7 +340,8 @@ def _details(export: ExportFacts, run: RunFacts) -> str:
     if export.not_sentence_transformers is None:
         lines.append(f"- **Formats:** {formats}, sentence-transformers")
     else:
-        lines.append(f"- **Formats:** {formats}; no sentence-transformers files ({export.not_sentence_transformers})")
+        why = _text(export.not_sentence_transformers)
+        lines.append(f"- **Formats:** {formats}; no sentence-transformers files ({why})")
     return "\n".join(lines)
 
 
@@ -344,9 +350,9 @@ def _base_model_line(run: RunFacts, export: ExportFacts) -> str | None:
     if hub_base_model(run):
         return f"[{name}](https://huggingface.co/{name})"
     if isinstance(name, str):
-        return f"the local model `{os.path.basename(os.path.normpath(name))}`"
+        return f"the local model {_inline(os.path.basename(os.path.normpath(name)))}"
     if run.get("model.random_init"):
-        return f"none: a randomly initialised `{export.model_type}` (`model.random_init`)"
+        return f"none: a randomly initialised {_inline(export.model_type)} (`model.random_init`)"
     return None
 
 
@@ -379,7 +385,7 @@ def _usage(export: ExportFacts, model_id: str | None) -> str:
             f"print(embeddings.shape)  # (3, {export.dimension})", "print(model.similarity(embeddings, embeddings))",
         )
     else:
-        st = f"Not a sentence-transformers model: {export.not_sentence_transformers}."
+        st = f"Not a sentence-transformers model: {_text(export.not_sentence_transformers)}."
     return "\n\n".join([
         "## Usage", "### Sentence Transformers", st, "### Transformers", _transformers_usage(export, repo, sentences),
         "### simcse-pl", _code(
@@ -395,7 +401,8 @@ def _transformers_usage(export: ExportFacts, repo: str, sentences: str) -> str:
     pooler = POOLERS.get(export.pooler)
     pooling = pooler.transformers_code(export.head) if pooler is not None and not export.prompt else None
     if pooling is None:
-        why = f"the prompt template `{export.prompt}`" if export.prompt else f"the `{export.pooler}` pooler"
+        why = (f"the prompt template {_inline(export.prompt)}" if export.prompt
+               else f"the {_inline(export.pooler)} pooler")
         instead = "sentence-transformers or simcse-pl" if export.not_sentence_transformers is None else "simcse-pl"
         return f"With {why}, plain transformers does not give this model's vectors: use {instead}."
     hidden = ", output_hidden_states=True" if pooler is not None and pooler.needs_hidden_states else ""
@@ -411,14 +418,15 @@ def _training(run: RunFacts) -> str | None:
     """The run's objective, data, settings and library versions; a subsection with nothing to say is left out."""
     objective = _objective_lines(run.get("loss"), "Objective")
     for name, node in (run.get("auxiliary") or {}).items():
-        objective += _objective_lines(node, f"Auxiliary `{name}`")
+        objective += _objective_lines(node, f"Auxiliary {_inline(name)}")
     data, size = _data_source(run), _data_size(run)
     subsections = {
         "Objective": objective,
-        "Training Data": [f"- {data}, read by `{_class_name(run.get('data.source'))}`" + (f": {size}" if size else "")]
+        "Training Data": [f"- {data}, read by {_inline(_class_name(run.get('data.source')))}"
+                          + (f": {size}" if size else "")]
         if data else [],
         "Training Hyperparameters": _hyperparameter_lines(run),
-        "Framework Versions": [f"- {name}: {version}" for name, version in run.versions.items()],
+        "Framework Versions": [f"- {_text(name)}: {_text(version)}" for name, version in run.versions.items()],
     }
     parts = [f"### {title}\n\n" + "\n".join(lines) for title, lines in subsections.items() if lines]
     return "\n\n".join(["## Training Details", *parts]) if parts else None
@@ -426,13 +434,13 @@ def _training(run: RunFacts) -> str | None:
 
 def _hyperparameter_lines(run: RunFacts) -> list[str]:
     steps = (run.results.get("final") or {}).get("step")
-    lines = [f"- steps trained: {steps}"] if steps is not None else []
-    lines += [f"- `{key}`: {run.get(key)}" for key in HYPERPARAMETERS if run.get(key) is not None]
+    lines = [f"- steps trained: {_text(steps)}"] if steps is not None else []
+    lines += [f"- `{key}`: {_text(run.get(key))}" for key in HYPERPARAMETERS if run.get(key) is not None]
     if run.get("model.lora.r"):  # LoRA is on
-        lines.append(f"- `model.lora`: {run.get('model.lora')}")
+        lines.append(f"- `model.lora`: {_text(run.get('model.lora'))}")
     best, metric = run.results.get("best") or {}, run.results.get("metric")
     if best.get("step") is not None and metric:
-        lines.append(f"- exported weights: those best on `{metric}` (step {best['step']})")
+        lines.append(f"- exported weights: those best on {_inline(metric)} (step {_text(best['step'])})")
     return lines
 
 
@@ -441,11 +449,11 @@ def _objective_lines(node: Any, label: str, indent: str = "") -> list[str]:
     if not isinstance(node, dict) or "_target_" not in node:
         return []
     params = {k: v for k, v in node.items() if not k.startswith("_") and not _is_target(v)}
-    settings = ": " + ", ".join(f"`{k}`={v}" for k, v in params.items()) if params else ""
-    lines = [f"{indent}- **{label}:** `{_class_name(node)}` (`{node['_target_']}`){settings}"]
+    settings = ": " + ", ".join(f"{_inline(k)}={_text(v)}" for k, v in params.items()) if params else ""
+    lines = [f"{indent}- **{label}:** {_inline(_class_name(node))} ({_inline(node['_target_'])}){settings}"]
     for key, value in node.items():
         if _is_target(value):
-            lines += _objective_lines(value, key, indent + "  ")
+            lines += _objective_lines(value, _text(key), indent + "  ")
     return lines
 
 
@@ -460,7 +468,8 @@ def _data_source(run: RunFacts) -> str | None:
         path = os.path.relpath(path, root) if inside else os.path.basename(path)
     files = source.get("data_files")
     files = [files] if isinstance(files, str) else files or []
-    return f"`{path}`" + (f" ({', '.join(f'`{os.path.basename(f)}`' for f in files)})" if files else "")
+    listed = ", ".join(_inline(os.path.basename(str(f))) for f in files)
+    return _inline(path) + (f" ({listed})" if files else "")
 
 
 def _data_size(run: RunFacts) -> str | None:
@@ -494,7 +503,7 @@ def _row_labels(results: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(results.json section, row label) of the table, the exported weights first."""
     yield "test", "test"
     step = (results.get("best") or {}).get("step")
-    yield "best", f"dev (step {step})" if step is not None else "dev"
+    yield "best", f"dev (step {_text(step)})" if step is not None else "dev"
     yield "before", "dev, untrained"
 
 
@@ -504,9 +513,11 @@ def _task_order(tasks: set[str], official: set[str]) -> list[str]:
     return paper + sorted(tasks - set(paper) - {"avg"}) + (["avg"] if "avg" in tasks else [])
 
 
-def _format(metric: str, value: float | None) -> str:
+def _format(metric: str, value: Any) -> str:
     if value is None:
         return "–"
+    if not isinstance(value, int | float) or isinstance(value, bool):  # not a score: shown as the text it is
+        return _text(value)
     return f"{value:.4f}" if metric in ALIGN_UNIFORM else f"{value:.2f}"
 
 
@@ -550,6 +561,19 @@ def _text(value: Any) -> str:
     characters markdown reads as formatting (emphasis, code, links, table cells ``|``) backslash-escaped."""
     escaped = _one_line(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return re.sub(r"([\\`*_\[\]|~])", r"\\\1", escaped)
+
+
+def _inline(value: Any) -> str:
+    """``value`` as an inline code span that shows it exactly: HTML in a code span is text; a fence longer than
+    any run of backticks in it keeps those backticks inside (CommonMark), padded when it starts or ends with one."""
+    text = _one_line(value)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _code(*lines: str) -> str:
