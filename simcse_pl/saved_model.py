@@ -33,7 +33,8 @@ from simcse_pl.poolers import POOLERS
 from simcse_pl.resume import read_checkpoint
 
 # the weight files of a Hugging Face model folder, in the order transformers reads them (to name the broken one)
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
 # sentence-transformers pooling modes that one of our poolers reproduces
 ST_POOLING = {"mean": "avg", "cls": "cls_before_pooler", "lasttoken": "last_token"}
 # the settings of a checkpoint's model.* that loading it uses (all plain data; the pooler is a registered name)
