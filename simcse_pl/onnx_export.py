@@ -21,13 +21,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from simcse_pl.encoder import ModelLoadError
+from simcse_pl.export import staged_folder
 from simcse_pl.onnx_backend import INSTALL, INT8_FILE, ONNX_FILE, OUTPUT, check_pooler, check_saved_pooling
 from simcse_pl.poolers import model_inputs
+
+if TYPE_CHECKING:
+    from simcse_pl.inference import SimCSE
 
 # two rows of different lengths: torch.export specialises an axis it only ever sees at size 1
 TRACE_SENTENCES = ["a sentence long enough to trace the encoder with", "a short one"]
@@ -47,25 +52,48 @@ class TokenEmbeddings(nn.Module):
 def export_onnx(model_dir: str | os.PathLike[str], quantize: bool = True) -> list[str]:
     """Write ``<model_dir>/onnx/model.onnx`` (and, with ``quantize``, ``onnx/model_quint8_avx2.onnx``) from the
     model saved in ``model_dir`` (simcse-pl's export or a sentence-transformers folder); returns the paths written.
-    A pooler or prompt the ONNX backend cannot run is refused before the (slow) export."""
+    ``onnx/`` is written whole or not at all (``staged_folder``): a failed write (``ExportError``, a full disk)
+    leaves the earlier one, and no file of it stays beside the new ones."""
+    model = _onnx_ready(str(model_dir))
+    final = os.path.join(model_dir, os.path.dirname(ONNX_FILE))
+    with staged_folder(final) as stage:
+        written = _write_files(model, str(stage), quantize)
+    return [os.path.join(final, os.path.relpath(path, stage)) for path in written]
+
+
+def write_onnx(model_dir: str | os.PathLike[str], quantize: bool = True) -> list[str]:
+    """``export_onnx`` into a new ``onnx/`` of a folder that is itself being staged (simcse-export writes the
+    export, card and ONNX files in one stage, so a failure here discards them all)."""
+    model = _onnx_ready(str(model_dir))
+    folder = os.path.join(model_dir, os.path.dirname(ONNX_FILE))
+    os.mkdir(folder)
+    return _write_files(model, folder, quantize)
+
+
+def _onnx_ready(model_dir: str) -> SimCSE:
+    """The model of ``model_dir``, loaded, once it is known the ONNX backend can run it: a pooler or prompt it
+    cannot run is refused before the (slow) export."""
     from simcse_pl.inference import SimCSE
     from simcse_pl.onnx_backend import import_onnxruntime
 
-    model_dir = str(model_dir)
     if not os.path.isdir(model_dir):
         raise ModelLoadError(f"{model_dir}: no such model folder")
     check_saved_pooling(model_dir)
     import_onnxruntime()
     model = SimCSE.from_pretrained(model_dir, device="cpu")
     check_pooler(model.pooler)
-    path = os.path.join(model_dir, ONNX_FILE)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return model
+
+
+def _write_files(model: SimCSE, folder: str, quantize: bool) -> list[str]:
+    """``model.onnx`` (and its int8 copy) in ``folder``, named as ``ONNX_FILE`` / ``INT8_FILE`` are in onnx/."""
+    path = os.path.join(folder, os.path.basename(ONNX_FILE))
     _export_backbone(model.encoder, model.tokenizer(TRACE_SENTENCES, padding=True, return_tensors="pt"), path)
     if not quantize:
         return [path]
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    int8 = os.path.join(model_dir, INT8_FILE)
+    int8 = os.path.join(folder, os.path.basename(INT8_FILE))
     quantize_dynamic(path, int8, per_channel=True, reduce_range=False, weight_type=QuantType.QUInt8,
                      extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
     return [path, int8]
