@@ -70,7 +70,7 @@ class OnnxBackbone(nn.Module):
         ort = import_onnxruntime()
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
-        self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.session = open_session(ort, path, options)
         self.input_names = {i.name for i in self.session.get_inputs()}
         self.config = config
 
@@ -80,6 +80,24 @@ class OnnxBackbone(nn.Module):
         feed = {k: v.cpu().numpy() for k, v in given.items() if v is not None and k in self.input_names}
         (hidden,) = self.session.run([OUTPUT], feed)
         return BaseModelOutput(last_hidden_state=torch.from_numpy(hidden))
+
+
+def open_session(ort: Any, path: str, options: Any) -> Any:
+    """ONNX Runtime's session of ``path``, or one ``ModelLoadError`` naming the file when it is not a model
+    (truncated, garbage: onnxruntime raises its own exception types) or not a token-embedding graph (inputs
+    ``input_ids`` and ``attention_mask``, output ``last_hidden_state``)."""
+    rewrite = "write it again with simcse-export --onnx or python -m simcse_pl.onnx_export <model folder>"
+    try:
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - InvalidProtobuf, Fail, InvalidGraph ... all mean "not a usable model"
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ModelLoadError(f"{path}: not a readable ONNX model ({reason}); {rewrite}") from None
+    inputs = {i.name for i in session.get_inputs()}
+    outputs = {o.name for o in session.get_outputs()}
+    if not {"input_ids", "attention_mask"} <= inputs or OUTPUT not in outputs:
+        raise ModelLoadError(f"{path}: not a token-embedding graph (inputs {sorted(inputs)}, outputs "
+                             f"{sorted(outputs)}; expected input_ids, attention_mask -> {OUTPUT}); {rewrite}")
+    return session
 
 
 def load_backbone(source: str, file_name: str | None = None, trust_remote_code: bool = False) -> OnnxBackbone:

@@ -510,3 +510,53 @@ def test_onnx_export_alone_keeps_the_earlier_files_when_the_disk_is_full(run: Pa
     (onnx / "model.onnx").write_bytes(b"the earlier graph")
     assert onnx_export.main([str(run / "model")]) == 2
     assert snapshot(onnx) == {"model.onnx": b"the earlier graph"} and leftovers(onnx) == []
+
+
+# --- a damaged ONNX file is one line naming it
+
+
+def tiny_graph(inputs: tuple[str, ...] = ("x",), output: str = "y") -> bytes:
+    """A valid ONNX model (Identity), whole or cut short: no export needed to damage one."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [inputs[0]], [output])], "g",
+        [helper.make_tensor_value_info(name, TensorProto.INT64, ["b", "s"]) for name in inputs],
+        [helper.make_tensor_value_info(output, TensorProto.INT64, ["b", "s"])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("damage, reason", [
+    ("truncated", "not a readable ONNX model"),
+    ("garbage", "not a readable ONNX model"),
+    ("empty", "not a readable ONNX model"),
+    ("another-graph", "not a token-embedding graph"),
+])
+def test_a_damaged_onnx_file_is_one_line_naming_it(
+    damage: str, reason: str, exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    pytest.importorskip("onnxruntime")
+    import shutil
+
+    from simcse_pl.cli import eval_main
+    from simcse_pl.encoder import ModelLoadError
+    from simcse_pl.inference import SimCSE
+
+    model = Path(shutil.copytree(exported_run / "model", tmp_path / "model"))
+    graph = tiny_graph()
+    content = {"truncated": graph[: len(graph) // 2], "garbage": b"\x08garbage" * 50, "empty": b"",
+               "another-graph": graph}[damage]
+    path = model / "onnx" / "model.onnx"
+    path.parent.mkdir()
+    path.write_bytes(content)
+    with pytest.raises(ModelLoadError) as exc:
+        SimCSE.from_pretrained(model, backend="onnx")
+    assert str(exc.value).startswith(f"{path}: {reason}")
+    assert "\n" not in str(exc.value)
+    (tmp_path / "stsb").mkdir()
+    (tmp_path / "stsb" / "sts-test.csv").write_text("g\tg\tg\t0\t1.0\ta b\tc d\n")
+    assert eval_main([str(model), "--backend", "onnx", "--tasks", "stsb", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"simcse-eval: error: {path}: {reason}")
