@@ -15,7 +15,7 @@ import csv
 import logging
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, NamedTuple, Union
 
 import numpy as np
@@ -68,6 +68,35 @@ def check_file(path: str, key: str) -> str:
     except PermissionError:
         raise DataError(f"{path}: permission denied ({key})") from None
     return path
+
+
+# The longest csv/tsv field any reader of the package accepts. Python's csv module refuses fields over 128 KiB by
+# default, and a passage, a document or a long dialogue is legitimate data over that. A field longer than this is
+# no sentence: almost surely a quote opened and never closed, running on through the rest of the file.
+CSV_FIELD_LIMIT = 16 * 2**20
+
+
+def csv_reader(lines: Iterable[str], **dialect: Any) -> Iterator[list[str]]:
+    """``csv.reader(lines, **dialect)`` that accepts fields up to ``CSV_FIELD_LIMIT``: every csv reader of the
+    package comes through here, so long fields read the same everywhere (training sources, pair files,
+    evaluation tasks, and a dataloader worker that was spawned and never ran the index scan)."""
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    return csv.reader(lines, **dialect)
+
+
+def bad_csv_record(path: str, lineno: int, exc: csv.Error) -> DataError:
+    """The one-line error for a record the csv module cannot parse, naming the line the record starts on."""
+    reason = str(exc)
+    if reason.startswith("field larger than field limit"):
+        reason = (
+            f"a field longer than {CSV_FIELD_LIMIT // 2**20} MiB starts here: most likely a quote opened here "
+            "and never closed, which runs on through the rest of the file"
+        )
+    elif reason.startswith("unexpected end of data"):
+        reason = "a quote opened here is never closed: the record runs on to the end of the file"
+    else:
+        reason += "; an unbalanced quote?"
+    return DataError(f"{path}:{lineno}: bad CSV record ({reason})")
 
 
 def decode_line(raw: bytes, path: str, lineno: int) -> str:
@@ -169,13 +198,13 @@ class NLITriplets:
                 position[0] += len(raw)
                 yield decode_line(raw, self.path, lineno[0])
 
-        reader = csv.reader(lines(), strict=True)
+        reader = csv_reader(lines(), strict=True)
         while True:
             start, first = position[0], lineno[0] + 1
             try:
                 row = next(reader, None)
             except csv.Error as exc:
-                raise DataError(f"{self.path}:{first}: bad CSV record ({exc}; an unbalanced quote?)") from None
+                raise bad_csv_record(self.path, first, exc) from None
             if row is None:
                 return
             yield start, position[0], first, row
@@ -253,7 +282,7 @@ class NLITriplets:
             self._file = open(self.path, "rb")  # noqa: SIM115 - kept open per process for seeking
         start, end = self.spans[i]
         self._file.seek(int(start))
-        row = next(csv.reader([self._file.read(int(end - start)).decode("utf-8")], strict=True))
+        row = next(csv_reader([self._file.read(int(end - start)).decode("utf-8")], strict=True))
         return tuple(row[k].strip() for k in self.picks)
 
     def __getstate__(self) -> dict[str, Any]:
