@@ -50,7 +50,6 @@ try:
     from simcse_pl import hub
 except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from simcse_pl.data import downloads as data_files
     from simcse_pl import hub
 
 from simcse_pl.data.downloads import CMTEB_SETS, CMTEB_SOURCE, DATA_FILES, FULL, QUICKSTART, SOURCES, DataFile

@@ -288,7 +288,7 @@ def check_config(cfg: DictConfig) -> None:
     for key in (*pluggable, *(f"auxiliary.{name}" for name in cfg.get("auxiliary") or {})):
         node = OmegaConf.select(cfg, key)
         if isinstance(node, DictConfig) and len(node):  # an empty option (data/views=dropout) is "none"
-            _check_target(node, key)
+            check_target(node, key)
     for key, value, check in _checked_fields(cfg, ""):
         if not check(value):
             raise ConfigError(f"{key}={_shown(value)}: must be {check.allowed}")
@@ -298,15 +298,25 @@ def _shown(value: Any) -> str:
     return repr(OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value)
 
 
-def _check_target(node: DictConfig, key: str) -> None:
-    """Type-check a ``_target_`` node against its constructor's signature (nested targets too), and record the
-    schema on the node so ``_checked_fields`` finds its ranges."""
+Resolve = Callable[[str, str], Callable[..., Any]]  # (the _target_ name, its key) -> the constructor it names
+
+
+def import_target(name: str, key: str) -> Callable[..., Any]:
+    """The object a composed config's ``_target_`` names, imported: its names come from conf/ and the command line,
+    which are the user's own. A saved file's names are looked up instead (``simcse_pl.losses.registered_class``)."""
+    try:
+        return get_object(name)
+    except Exception as exc:  # noqa: BLE001 - hydra raises ImportError/ValueError variants
+        raise ConfigError(f"{key}._target_={name!r}: cannot be imported ({exc})") from None
+
+
+def check_target(node: DictConfig, key: str, resolve: Resolve = import_target) -> None:
+    """Type-check a ``_target_`` node against its constructor's signature (nested targets too, through the same
+    ``resolve``), and record the schema on the node so ``_checked_fields`` finds its ranges. An unknown key, a
+    wrong type or a value out of its declared range is a ``ConfigError`` naming the key."""
     if "_target_" not in node:
         raise ConfigError(f"{key}: no _target_ (which class to build)")
-    try:
-        target = get_object(node._target_)
-    except Exception as exc:  # noqa: BLE001 - hydra raises ImportError/ValueError variants
-        raise ConfigError(f"{key}._target_={node._target_!r}: cannot be imported ({exc})") from None
+    target = resolve(str(node._target_), key)
     schema = signature_schema(target)
     try:
         typed = OmegaConf.merge(OmegaConf.structured(schema), node)
@@ -321,7 +331,7 @@ def _check_target(node: DictConfig, key: str) -> None:
     for name in node:
         child = node._get_node(name)
         if isinstance(child, DictConfig) and "_target_" in child:
-            _check_target(child, f"{key}.{name}")
+            check_target(child, f"{key}.{name}", resolve)
 
 
 def _checked_fields(node: Any, prefix: str) -> Iterator[tuple[str, Any, Check]]:

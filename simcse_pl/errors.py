@@ -32,6 +32,11 @@ class RunFolderInUse(ValueError):
     """Another live run holds the run folder."""
 
 
+class ExportError(ValueError):
+    """The export could not be written (a read-only or full disk, a folder that is not an export); one line naming
+    the folder. Nothing was changed there."""
+
+
 class NotExportable(Exception):
     """A pooler or prompt with no sentence-transformers equivalent; the message says why."""
 

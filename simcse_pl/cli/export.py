@@ -9,12 +9,19 @@ A run folder exports the weights train.py exported: the best checkpoint its ``re
 final weights (``last.ckpt``); the card (simcse_pl/model_card.py) then carries the run's evaluation. Another
 checkpoint of the run gets the run's config on its card but not its scores, which are another weights'. A
 checkpoint is read with ``weights_only`` and never switches remote code on (``SimCSE.from_pretrained``); the
-objective, whose Matryoshka sizes the export records, is rebuilt from the run's config only out of simcse-pl's
-own loss classes, so a run folder cannot choose the code that runs.
+objective, whose Matryoshka sizes the export records, is rebuilt from the run's ``run_info.json`` by
+``simcse_pl.losses.build_registered``: every ``_target_`` must name one of simcse-pl's registered objectives
+exactly and its arguments must pass the config schema, so a run folder cannot choose the code that runs.
 
-What can fail cheaply is checked before anything is written or loaded: the path, and for ``--push-to-hub`` the
-repo id, a token and a hub that answers. Errors print one line, ``simcse-export: error: ...``, and exit with
-status 2.
+The export (with ``--onnx`` its ONNX files, and the card) is written into a new sibling of the output folder,
+which replaces the folder only once complete (simcse_pl/export.py, ``staged_folder``): a stop signal, a full or
+read-only disk leaves the folder as it was, and a re-export holds no file of the one before (its ``onnx/``). The
+output folder must be new, empty or an earlier export (it holds ``simcse_pl.json``); any other folder, which the
+export would replace whole, takes ``--overwrite``, and a folder holding the checkpoint or run is always refused.
+
+What can fail cheaply is checked before anything is written or loaded: the path, the output folder, the run's
+loss config, and for ``--push-to-hub`` the repo id, a token and a hub that answers. Errors print one line,
+``simcse-export: error: ...``, and exit with status 2.
 """
 
 from __future__ import annotations
@@ -26,9 +33,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-LOSS_PACKAGE = "simcse_pl.losses."  # the only classes a run folder's loss config may name
-
 
 @dataclass(frozen=True)
 class Source:
@@ -46,7 +50,10 @@ def export_parser() -> argparse.ArgumentParser:
         description="(Re)write a run's export (Hugging Face + sentence-transformers) and its model card (README.md).",
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a train.py run folder, or a .ckpt (of a run or alone)")
-    parser.add_argument("--output", metavar="DIR", help="the folder to write (default: RUN_DIR/model)")
+    parser.add_argument("--output", metavar="DIR", help="the folder to write (default: RUN_DIR/model); new, empty "
+                        "or an earlier export, which it replaces")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --output DIR even when it is not an earlier export (all its files are deleted)")
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="then upload the folder to this hub model repo")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
     parser.add_argument(
@@ -67,15 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.private and not args.push_to_hub:
             raise ValueError("--private applies to --push-to-hub ORG/NAME: give the repo to create")
-        source = resolve_source(Path(args.run_dir), args.output)
+        source = resolve_source(Path(args.run_dir), args.output, args.overwrite)
         if args.push_to_hub:
             check_hub(args.push_to_hub)
-        model_dir = export_checkpoint(source, args.push_to_hub, args.trust_remote_code)
-        print(f"{model_dir}: exported from {source.checkpoint}, model card {model_dir / 'README.md'}")
         if args.onnx:
-            from simcse_pl.export.onnx import export_onnx
+            from simcse_pl.export.onnx_runtime import import_onnxruntime
 
-            print(f"ONNX: {', '.join(export_onnx(model_dir, quantize=True))}")
+            import_onnxruntime()
+        model_dir, onnx_files = export_checkpoint(source, args.push_to_hub, args.trust_remote_code, args.onnx)
+        print(f"{model_dir}: exported from {source.checkpoint}, model card {model_dir / 'README.md'}")
+        if onnx_files:
+            print(f"ONNX: {', '.join(onnx_files)}")
         if args.push_to_hub:
             print(f"uploaded to {push(model_dir, args.push_to_hub, args.private)}")
     except ValueError as exc:  # ModelLoadError, CheckpointError and DataError are ValueErrors
@@ -84,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def resolve_source(path: Path, output: str | None) -> Source:
-    """What ``RUN_DIR`` names: a run folder (its selected checkpoint) or a ``.ckpt`` (inside a run folder or not)."""
+def resolve_source(path: Path, output: str | None, overwrite: bool = False) -> Source:
+    """What ``RUN_DIR`` names: a run folder (its selected checkpoint) or a ``.ckpt`` (inside a run folder or not),
+    and the folder to write, checked (``check_output_folder``)."""
     if path.is_file():
         if path.suffix != ".ckpt":
             raise ValueError(f"{path}: neither a run folder nor a .ckpt checkpoint")
@@ -103,7 +113,26 @@ def resolve_source(path: Path, output: str | None) -> Source:
     out_dir = Path(output) if output else run_dir / "model" if run_dir else None
     if out_dir is None:
         raise ValueError(f"{path} is not inside a run folder: give the folder to write with --output DIR")
+    check_output_folder(out_dir, overwrite, [p for p in (path, run_dir) if p is not None])
     return Source(path, run_dir, out_dir, selected)
+
+
+def check_output_folder(out_dir: Path, overwrite: bool, sources: list[Path]) -> None:
+    """The export replaces ``out_dir`` whole: refused when it holds what is exported (the checkpoint, the run), and
+    unless ``overwrite``, when it is a folder with files that is not an earlier export (``check_output``)."""
+    from simcse_pl.errors import ExportError
+    from simcse_pl.export.staging import check_output
+
+    target = out_dir.resolve()
+    for held in sources:
+        if target == held.resolve() or target in held.resolve().parents:
+            raise ExportError(f"--output {out_dir}: holds {held}, which replacing the folder would delete; "
+                              "choose another folder")
+    cwd = Path.cwd()
+    if target == cwd or target in cwd.parents:
+        raise ExportError(f"--output {out_dir}: holds the current folder, which the export would replace (the shell "
+                          "would be left in a deleted folder); choose another folder")
+    check_output(out_dir, overwrite)
 
 
 def selected_checkpoint(run_dir: Path) -> Path:
@@ -140,35 +169,47 @@ def check_hub(repo_id: str) -> None:
         raise ValueError(f"--push-to-hub {repo_id}: the hub is unreachable ({unreachable}); nothing was written")
 
 
-def export_checkpoint(source: Source, model_id: str | None, trust_remote_code: bool = False) -> Path:
-    """Export ``source.checkpoint`` to ``source.out_dir`` and write its card; ``model_id``: the hub repo it goes to."""
+def export_checkpoint(
+    source: Source, model_id: str | None, trust_remote_code: bool = False, onnx: bool = False
+) -> tuple[Path, list[str]]:
+    """Export ``source.checkpoint`` to ``source.out_dir`` with its card (and, with ``onnx``, its ONNX files), all in
+    one staged folder that replaces ``out_dir`` when complete; ``model_id``: the hub repo it goes to. Returns the
+    folder and the ONNX files written."""
     from simcse_pl.console import quiet_libraries
-    from simcse_pl.export.writer import export_model
+    from simcse_pl.export.onnx import write_onnx
+    from simcse_pl.export.staging import staged_folder
+    from simcse_pl.export.writer import write_model
     from simcse_pl.inference import SimCSE
     from simcse_pl.export.model_card import write_card
 
     quiet_libraries()
     run = _run_facts(source)
+    objective = objective_from_config(run.get("loss"), source.run_dir)  # refused before any weights are read
     model = SimCSE.from_pretrained(source.checkpoint, device="cpu", trust_remote_code=trust_remote_code)
-    export_model(model.model, str(source.out_dir), run.get("data.eval_max_len"),
-                 objective=objective_from_config(run.get("loss")))
-    write_card(source.out_dir, run, model_id)
-    return source.out_dir
+    onnx_files: list[str] = []
+    with staged_folder(source.out_dir) as stage:
+        write_model(model.model, str(stage), run.get("data.eval_max_len"),
+                    objective=objective, shown_as=str(source.out_dir))
+        write_card(stage, run, model_id)
+        if onnx:
+            written = write_onnx(stage, quantize=True)
+            onnx_files = [str(source.out_dir / Path(f).relative_to(stage)) for f in written]
+    return source.out_dir, onnx_files
 
 
-def objective_from_config(loss: dict[str, Any] | None) -> Any:
-    """The run's objective, built as train.py built it, provided every class its config names is one of
-    simcse-pl's losses; None without a loss config (a lone checkpoint)."""
-    from hydra.utils import instantiate
-
-    from simcse_pl.export.model_card import config_targets
+def objective_from_config(loss: dict[str, Any] | None, run_dir: Path | None = None) -> Any:
+    """The run's objective, built as train.py built it but only out of simcse-pl's registered objectives (the
+    file is data: it may not name a function or any other class); None without a loss config (a lone
+    checkpoint). A refusal names ``run_dir``'s run_info.json and the key."""
+    from simcse_pl.losses import build_registered
 
     if not loss:
         return None
-    foreign = [n["_target_"] for n in config_targets(loss) if not str(n["_target_"]).startswith(LOSS_PACKAGE)]
-    if foreign:
-        raise ValueError(f"loss: {foreign[0]!r} is not one of simcse-pl's losses ({LOSS_PACKAGE}*); refused")
-    return instantiate(loss)
+    try:
+        return build_registered(loss, "loss")
+    except ValueError as exc:
+        where = f"{run_dir / 'run_info.json'}: " if run_dir is not None else ""
+        raise ValueError(f"{where}{exc}") from None
 
 
 def push(model_dir: Path, repo_id: str, private: bool) -> str:

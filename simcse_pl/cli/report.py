@@ -14,6 +14,10 @@ one folder given, else ``./report``):
 - ``align_uniform.png``: alignment vs uniformity at each validation (the paper's Figure 2 view);
 - ``sweep.png``: for a sweep of other hyperparameters, the objective against each (``simcse_pl/plots.py``, the
   same figure as ``scripts/summarize_runs.py``'s ``summary.png``).
+
+A damaged ``results.json`` (not JSON, cut short, or not the shape run.py writes) is one warning line naming it,
+and the report goes on with the other runs (its row says it was left out); when every run's is damaged there is
+nothing to report, and that is one error line (exit status 2).
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ PAPER: dict[str, tuple[float, ...]] = {
     "sup_roberta_large": (77.46, 87.27, 82.36, 86.66, 83.93, 86.70, 81.95),
 }
 DASH = "–"
+# results.json's sections of scores (``{"val/stsb_spearman": 81.2, "step": 125, ...}``), as run.py writes them
+SECTIONS = ("before", "best", "final", "test", "train")
+
+
+class ResultsError(ValueError):
+    """A run's ``results.json`` that cannot be read: not JSON, cut short, or not the shape run.py writes."""
 
 
 def parse_value(text: str) -> Any:
@@ -61,6 +71,7 @@ class Run:
     label: str
     params: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] | None = None
+    problem: str | None = None  # why its results.json was left out (unreadable); None when read or absent
     config: dict[str, Any] = field(default_factory=dict)
     validations: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     loss: list[tuple[int, float]] = field(default_factory=list)
@@ -81,7 +92,7 @@ class Run:
 
     @property
     def test(self) -> dict[str, dict[str, float]]:
-        return unflatten((self.results or {}).get("test", {}))
+        return unflatten((self.results or {}).get("test") or {})
 
     @property
     def metric(self) -> str:
@@ -90,7 +101,7 @@ class Run:
     @property
     def objective(self) -> float | None:
         results = self.results or {}
-        return results.get("best", results.get("before", {})).get(self.metric)
+        return (results.get("best") or results.get("before") or {}).get(self.metric)
 
     @property
     def group(self) -> tuple:
@@ -130,9 +141,45 @@ def read_run(folder: Path, base: Path) -> Run:
     label = str(folder.relative_to(base)) if folder != base and base in folder.parents else folder.name
     run = Run(folder, label, params, config=_load_yaml(folder / ".hydra" / "config.yaml") or {})
     if (folder / "results.json").is_file():
-        run.results = json.loads((folder / "results.json").read_text())
+        try:
+            run.results = read_results(folder / "results.json")
+        except ResultsError as exc:
+            run.problem = str(exc)
     run.validations, run.loss = read_metrics_csv(folder / "csv" / "metrics.csv")
     return run
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    """A run's ``results.json``, checked to be what run.py writes: an object whose score sections are objects of
+    numbers, so a damaged file (a job killed while writing it, an edit) is one ``ResultsError`` line naming it
+    rather than a stack trace deep in the tables."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc}); a truncated or damaged file?") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: a JSON {type(data).__name__}, not the object of results run.py writes")
+    if "metric" in data and not isinstance(data["metric"], str | None):
+        raise ResultsError(f"{path}: \"metric\" is {data['metric']!r}, not a metric name")
+    for section in SECTIONS:
+        _check_section(path, section, data.get(section))
+    return data
+
+
+def _check_section(path: Path, section: str, scores: Any) -> None:
+    """A score section: absent, or an object whose scores (``val/...``, ``test/...``, ``train/...``) and ``step``
+    are numbers (``null`` allowed: a score never logged)."""
+    if scores is None:
+        return
+    if not isinstance(scores, dict):
+        raise ResultsError(f"{path}: \"{section}\" is a JSON {type(scores).__name__}, not an object of scores")
+    for key, value in scores.items():
+        if (key == "step" or "/" in key) and not _is_number_or_null(value):
+            raise ResultsError(f"{path}: \"{section}\".\"{key}\" is {value!r}, not a number")
+
+
+def _is_number_or_null(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def find_runs(paths: list[Path]) -> list[Run]:
@@ -198,12 +245,15 @@ def table(runs: list[Run]) -> list[str]:
 def dev_table(runs: list[Run]) -> list[str]:
     lines = ["| run | objective | untrained | best (step) | final | status |", "|---|---|---|---|---|---|"]
     for run in runs:
+        if run.problem is not None:
+            lines.append(f"| {run.label} | {DASH} | {DASH} | {DASH} | {DASH} | left out: unreadable results.json |")
+            continue
         if run.results is None:
             lines.append(f"| {run.label} | {DASH} | {DASH} | {DASH} | {DASH} | failed or running (no results.json) |")
             continue
-        before = run.results.get("before", {}).get(run.metric)
-        best = run.results.get("best", {})
-        final = run.results.get("final", {}).get(run.metric)
+        before = (run.results.get("before") or {}).get(run.metric)
+        best = run.results.get("best") or {}
+        final = (run.results.get("final") or {}).get(run.metric)
         best_cell = f"{_cell(best.get(run.metric))} ({best.get('step', DASH)})" if best else DASH
         lines.append(f"| {run.label} | `{run.metric}` | {_cell(before)} | {best_cell} | {_cell(final)} | ok |")
     return lines
@@ -221,6 +271,12 @@ def write_report(paths: list[Path], out: Path) -> Path:
     runs = find_runs(paths)
     if not runs:
         raise FileNotFoundError(f"no run folders (with .hydra/ and results.json) under {', '.join(map(str, paths))}")
+    damaged = [r for r in runs if r.problem is not None]
+    if len(damaged) == len(runs):
+        more = f" (and the {len(damaged) - 1} other run(s)' too)" if len(damaged) > 1 else ""
+        raise ResultsError(f"no usable run: {damaged[0].problem}{more}")
+    for run in damaged:  # the report goes on with the others; each damaged file is one line, and a row says so
+        print(f"simcse-report: warning: {run.problem}; that run is left out", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     done = [r for r in runs if r.results is not None]
     metric = done[0].metric if done else "val/stsb_spearman"
@@ -248,7 +304,7 @@ def write_report(paths: list[Path], out: Path) -> Path:
     keys = [k for k in swept_keys(runs) if k != "seed"]
     if keys:
         rows = [{"params": r.params, "objective": r.objective,
-                 "before": (r.results or {}).get("before", {}).get(r.metric)} for r in runs]
+                 "before": ((r.results or {}).get("before") or {}).get(r.metric)} for r in runs]
         baselines = [b["before"] for b in rows if plots.is_number(b["before"])]
         plots.objective_figure(rows, keys, metric, out / "sweep.png",
                                baseline=statistics.median(baselines) if baselines else None)

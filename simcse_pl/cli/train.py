@@ -6,12 +6,20 @@ import hydra
 from omegaconf import DictConfig
 
 from simcse_pl.config import CONF_DIR
+from simcse_pl.training.preemption import stop_signals_deferred
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def _job(cfg: DictConfig) -> float | None:
     """Hydra names the job after this file: its log is ``<run dir>/train.log`` whichever door started it."""
     from simcse_pl.cli.reporting import run_reported
     from simcse_pl.training.run import run
 
     return run_reported(run, cfg)
+
+
+def main() -> None:
+    """The entry point. A Ctrl-C (or SIGTERM) before the run installs its stop handlers, while torch loads and Hydra
+    composes the config, ends it as one later does: one line, 128 + the signal (simcse_pl/preemption.py)."""
+    with stop_signals_deferred():
+        _job()

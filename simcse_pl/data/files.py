@@ -3,8 +3,11 @@ is UTF-8 text. One place, so a training reader, an evaluation task and a console
 
 from __future__ import annotations
 
+import csv
 import os
 import stat
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from simcse_pl.data.downloads import missing_hint
 from simcse_pl.errors import DataError
@@ -21,7 +24,6 @@ NOT_A_FILE = (
 
 
 UTF8_BOM = b"\xef\xbb\xbf"
-
 
 
 def check_file(path: str, key: str) -> str:
@@ -43,7 +45,6 @@ def check_file(path: str, key: str) -> str:
     return path
 
 
-
 def decode_line(raw: bytes, path: str, lineno: int) -> str:
     """One line of a UTF-8 file as text, without the byte-order mark some editors put before line 1.
 
@@ -57,3 +58,32 @@ def decode_line(raw: bytes, path: str, lineno: int) -> str:
     if "\0" in text:
         raise DataError(f"{path}:{lineno}: contains a NUL byte (column {raw.index(0) + 1}); is this a binary file?")
     return text.removeprefix("\ufeff") if lineno == 1 else text
+
+
+# The longest csv/tsv field any reader of the package accepts. Python's csv module refuses fields over 128 KiB by
+# default, and a passage, a document or a long dialogue is legitimate data over that. A field longer than this is
+# no sentence: almost surely a quote opened and never closed, running on through the rest of the file.
+CSV_FIELD_LIMIT = 16 * 2**20
+
+
+def csv_reader(lines: Iterable[str], **dialect: Any) -> Iterator[list[str]]:
+    """``csv.reader(lines, **dialect)`` that accepts fields up to ``CSV_FIELD_LIMIT``: every csv reader of the
+    package comes through here, so long fields read the same everywhere (training sources, pair files,
+    evaluation tasks, and a dataloader worker that was spawned and never ran the index scan)."""
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    return csv.reader(lines, **dialect)
+
+
+def bad_csv_record(path: str, lineno: int, exc: csv.Error) -> DataError:
+    """The one-line error for a record the csv module cannot parse, naming the line the record starts on."""
+    reason = str(exc)
+    if reason.startswith("field larger than field limit"):
+        reason = (
+            f"a field longer than {CSV_FIELD_LIMIT // 2**20} MiB starts here: most likely a quote opened here "
+            "and never closed, which runs on through the rest of the file"
+        )
+    elif reason.startswith("unexpected end of data"):
+        reason = "a quote opened here is never closed: the record runs on to the end of the file"
+    else:
+        reason += "; an unbalanced quote?"
+    return DataError(f"{path}:{lineno}: bad CSV record ({reason})")

@@ -36,8 +36,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from simcse_pl.data.files import bad_csv_record, check_file, csv_reader, decode_line
 from simcse_pl.errors import DataError
-from simcse_pl.data.files import check_file, decode_line
 
 Layout = Literal["auto", "header", "jsonl", "senteval", "headerless"]
 LAYOUTS = ("auto", "header", "jsonl", "senteval", "headerless")
@@ -97,8 +97,11 @@ def _delimiter(path: str) -> str:
     return "\t" if path.lower().endswith(TAB_SUFFIXES) else ","
 
 
-def _header_fields(line: str, path: str) -> list[str]:
-    return [h.strip() for h in next(csv.reader([line], delimiter=_delimiter(path)), [])]
+def _header_fields(line: str, path: str, lineno: int) -> list[str]:
+    try:
+        return [h.strip() for h in next(csv_reader([line], delimiter=_delimiter(path)), [])]
+    except csv.Error as exc:
+        raise bad_csv_record(path, lineno, exc) from None
 
 
 def detect_layout(path: str, key: str = "data.source") -> str:
@@ -108,7 +111,7 @@ def detect_layout(path: str, key: str = "data.source") -> str:
     for lineno, line in _decoded_lines(path):
         if not line.strip():
             continue
-        if any(name in _header_fields(line, path) for name in SENTENCE_KEYS):
+        if any(name in _header_fields(line, path, lineno) for name in SENTENCE_KEYS):
             return "header"
         fields = line.split("\t")
         if len(fields) >= SENTEVAL_WIDTH and _is_number(fields[SENTEVAL_COLUMNS[2]].strip()):
@@ -192,13 +195,13 @@ def _csv_records(path: str) -> Iterator[tuple[int, list[str]]]:
 
     delimiter = _delimiter(path)
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    reader = csv.reader(lines(), delimiter=delimiter, quoting=quoting, strict=True)
+    reader = csv_reader(lines(), delimiter=delimiter, quoting=quoting, strict=True)
     while True:
         first = lineno[0] + 1
         try:
             row = next(reader, None)
         except csv.Error as exc:
-            raise DataError(f"{path}:{first}: bad CSV record ({exc}; an unbalanced quote?)") from None
+            raise bad_csv_record(path, first, exc) from None
         if row is None:
             return
         yield first, row

@@ -19,6 +19,7 @@ from typing import Any, Literal, NamedTuple, Union
 import numpy as np
 from simcse_pl.data.files import UTF8_BOM, check_file, decode_line
 from simcse_pl.errors import DataError
+from simcse_pl.data.files import bad_csv_record, csv_reader
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +119,13 @@ class NLITriplets:
                 position[0] += len(raw)
                 yield decode_line(raw, self.path, lineno[0])
 
-        reader = csv.reader(lines(), strict=True)
+        reader = csv_reader(lines(), strict=True)
         while True:
             start, first = position[0], lineno[0] + 1
             try:
                 row = next(reader, None)
             except csv.Error as exc:
-                raise DataError(f"{self.path}:{first}: bad CSV record ({exc}; an unbalanced quote?)") from None
+                raise bad_csv_record(self.path, first, exc) from None
             if row is None:
                 return
             yield start, position[0], first, row
@@ -202,7 +203,7 @@ class NLITriplets:
             self._file = open(self.path, "rb")  # noqa: SIM115 - kept open per process for seeking
         start, end = self.spans[i]
         self._file.seek(int(start))
-        row = next(csv.reader([self._file.read(int(end - start)).decode("utf-8")], strict=True))
+        row = next(csv_reader([self._file.read(int(end - start)).decode("utf-8")], strict=True))
         return tuple(row[k].strip() for k in self.picks)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -24,8 +24,8 @@ import numpy as np
 import torch.nn.functional as F
 from torch import Tensor
 
+from simcse_pl.data.files import bad_csv_record, check_file, csv_reader, decode_line
 from simcse_pl.errors import DataError
-from simcse_pl.data.files import check_file, decode_line
 
 SEED = 0
 
@@ -76,6 +76,14 @@ def is_clustering_file(name: str) -> bool:
     return name.startswith("clustering:") or ".clusters." in os.path.basename(name)
 
 
+def _csv_fields(line: str, delimiter: str, path: str, lineno: int) -> list[str]:
+    """The fields of one line; a field too long for the csv module is a one-line ``DataError``, not a trace."""
+    try:
+        return next(csv_reader([line], delimiter=delimiter))
+    except csv.Error as exc:
+        raise bad_csv_record(path, lineno, exc) from None
+
+
 def load_clustering(path: str, key: str = "--tasks") -> ClusteringTask:
     """A clustering task from a file of (text, label) rows, named after the file (without ``.clusters.ext``)."""
     path = path.removeprefix("clustering:")
@@ -95,7 +103,7 @@ def load_clustering(path: str, key: str = "--tasks") -> ClusteringTask:
             rows.append((str(obj["text"]), str(obj["label"]), n))
     else:
         delimiter = "," if path.lower().endswith(".csv") else "\t"
-        parsed = [(n, next(csv.reader([line], delimiter=delimiter))) for n, line in lines]
+        parsed = [(n, _csv_fields(line, delimiter, path, n)) for n, line in lines]
         header = [h.strip() for h in parsed[0][1]] if parsed else []
         text_col, label_col, body = 0, 1, parsed
         if "text" in header and "label" in header:

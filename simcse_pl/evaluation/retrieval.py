@@ -15,6 +15,7 @@ import csv
 import json
 import math
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
@@ -23,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from simcse_pl.data.files import bad_csv_record, check_file, csv_reader, decode_line
 from simcse_pl.errors import DataError
-from simcse_pl.data.files import check_file, decode_line
 
 CUTOFFS = {"ndcg_at_10": 10, "mrr_at_10": 10, "recall_at_100": 100}
 QRELS_SPLITS = {"dev": ("dev", "validation"), "test": ("test",), "train": ("train",)}
@@ -107,6 +108,20 @@ def _jsonl(path: str, key: str, fields: tuple[str, ...]) -> list[dict]:
     return rows
 
 
+def _tsv_rows(lines: Iterable[str], path: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` of an unquoted tab-separated file; a line the csv module cannot take (a field
+    over its limit) is a one-line ``DataError`` naming it, not a trace."""
+    reader = csv_reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            raise bad_csv_record(path, reader.line_num, exc) from None
+        if row is None:
+            return
+        yield reader.line_num, row
+
+
 def load_beir(folder: str, split: str = "test", key: str = "--tasks") -> RetrievalTask:
     """A BEIR-layout folder as a retrieval task named after the folder."""
     corpus, queries = {}, {}
@@ -126,8 +141,7 @@ def load_beir(folder: str, split: str = "test", key: str = "--tasks") -> Retriev
     check_file(qrels_path, key)
     qrels: dict[str, dict[str, float]] = {}
     with open(qrels_path, encoding="utf-8", newline="") as f:
-        rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        for lineno, row in enumerate(rows, start=1):
+        for lineno, row in _tsv_rows(f, qrels_path):
             if not row or (lineno == 1 and row[0].strip() == "query-id"):
                 continue
             if len(row) < 3:

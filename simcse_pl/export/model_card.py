@@ -10,12 +10,19 @@ huggingface_hub does the formatting: ``ModelCardData`` writes the YAML front mat
 pipeline tag, tags, datasets, metrics, and the scores as ``model-index``, in the form sentence-transformers'
 cards use: ``spearman_cosine`` ...) and ``ModelCard.from_template`` the page. ``export_model`` writes the card of
 the model alone; ``train.py`` and ``simcse-export`` rewrite it with the run once ``results.json`` exists.
+
+A score is named after what its task really is, never after a file's name: a built-in task (``stsb`` in the run's
+``data.val_tasks`` / ``data.test_tasks``, read from the data root's official files, or a known hub copy of it) gets
+its public title (STS-B) and a ``model-index`` entry; any other task (a user's pair file, even one called
+``stsb.tsv``, a BEIR folder, a hub dataset) is named by its file or folder name, in the table only: the metadata
+never claims a public dataset for it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +32,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from simcse_pl.evaluation.base import ALIGN_UNIFORM, METRICS, PAPER_COLUMNS, TITLES, unflatten
+from simcse_pl.evaluation.registry import TASKS
+from simcse_pl.evaluation.sts import HUB_TASKS, pair_file_name
 from simcse_pl.export.layout import CONFIG_NAME
 from simcse_pl.encoders.lora import ADAPTER_DIR
 from simcse_pl.encoders.poolers import POOLERS
@@ -37,6 +46,8 @@ TEMPLATE = "---\n{{ card_data }}\n---\n\n{{ body }}\n"
 
 # results.json's sections that describe the exported weights, with their split as the hub names it
 EXPORTED_SPLITS = {"test": "test", "best": "validation"}
+# the run setting that lists the tasks of each results.json section
+SECTION_TASKS = {"test": "data.test_tasks", "best": "data.val_tasks", "before": "data.val_tasks"}
 # simcse-pl's metric names as sentence-transformers' evaluators call them on their cards
 METRIC_TYPES = {
     "spearman": "spearman_cosine", "pearson": "pearson_cosine", "ndcg_at_10": "cosine_ndcg@10",
@@ -89,15 +100,20 @@ class ExportFacts:
     def read(cls, folder: Path) -> ExportFacts:
         own, config = _json(folder / CONFIG_NAME), _json(folder / "config.json")
         sentence_transformers = (folder / "modules.json").is_file()
+        dims = own.get("matryoshka_dims")
+        max_seq_length = _json(folder / "sentence_bert_config.json").get("max_seq_length")
+        prompt = (own.get("prompt") or {}).get("template")
         return cls(
-            pooler=own.get("pooler", "unknown"),
+            pooler=str(own.get("pooler", "unknown")),
             head=bool(own.get("mlp")),
-            prompt=(own.get("prompt") or {}).get("template"),
-            dims=own.get("matryoshka_dims"),
+            prompt=None if prompt is None else str(prompt),
+            # sizes go into the usage code: whole numbers only, never text from the file
+            dims=dims if isinstance(dims, list) and dims and all(_is_int(d) for d in dims) else None,
             dimension=int(config.get("hidden_size", 0)),
             model_type=str(config.get("model_type", "unknown")),
-            not_sentence_transformers=None if sentence_transformers else own.get("sentence_transformers", "not written"),
-            max_seq_length=_json(folder / "sentence_bert_config.json").get("max_seq_length"),
+            not_sentence_transformers=None if sentence_transformers else str(
+                own.get("sentence_transformers", "not written")),
+            max_seq_length=max_seq_length if _is_int(max_seq_length) else None,
             adapter=(folder / ADAPTER_DIR).is_dir(),
         )
 
@@ -134,10 +150,10 @@ def write_card(model_dir: str | os.PathLike[str], run: RunFacts | None = None, m
 
 def build_card(export: ExportFacts, run: RunFacts, model_id: str | None = None) -> ModelCard:
     """The card: sections in sentence-transformers' order, each left out when the files say nothing for it."""
-    title = model_id or _default_title(run)
+    title = _one_line(model_id or _default_title(run))
     body = "\n\n".join(s for s in (
-        f"# {title}", _summary(export, run), _details(export, run), _matryoshka(export, model_id),
-        _usage(export, model_id), _evaluation(run.results), _training(run), _citation(export),
+        f"# {_text(title)}", _summary(export, run), _details(export, run), _matryoshka(export, model_id),
+        _usage(export, model_id), _evaluation(run), _training(run), _citation(export),
     ) if s)
     return ModelCard.from_template(card_data(export, run, title), template_str=TEMPLATE, body=body)
 
@@ -145,7 +161,7 @@ def build_card(export: ExportFacts, run: RunFacts, model_id: str | None = None) 
 def card_data(export: ExportFacts, run: RunFacts, title: str) -> ModelCardData:
     """The front matter. A sentence-transformers folder is tagged as sentence-transformers tags its models (the
     hub then offers its widget and code); otherwise it is a transformers feature extractor."""
-    scores = eval_results(run.results)
+    scores = eval_results(run)
     st = export.not_sentence_transformers is None
     tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", "dense"] if st else [
         "feature-extraction", "sentence-similarity"]
@@ -164,14 +180,16 @@ def card_data(export: ExportFacts, run: RunFacts, title: str) -> ModelCardData:
     )
 
 
-def eval_results(results: dict[str, Any]) -> list[EvalResult]:
+def eval_results(run: RunFacts) -> list[EvalResult]:
     """The exported weights' scores (test, and dev at the selected step) as ``model-index`` entries, values exactly
     as in ``results.json``. The average over tasks is no dataset, and alignment / uniformity are analysis
-    statistics, not scores: the table shows them, the metadata does not."""
+    statistics, not scores: the table shows them, the metadata does not. Only built-in tasks are entries: any
+    other task is the user's own data, which the metadata must not pass off as a public dataset."""
     entries = []
     for section, split in EXPORTED_SPLITS.items():
-        for task, metrics in unflatten(results.get(section) or {}).items():
-            if task == "avg":
+        official = official_tasks(section_tasks(run, section))
+        for task, metrics in unflatten(run.results.get(section) or {}).items():
+            if task not in official:
                 continue
             for metric, value in metrics.items():
                 if metric not in METRIC_TYPES:
@@ -185,15 +203,17 @@ def eval_results(results: dict[str, Any]) -> list[EvalResult]:
     return entries
 
 
-def evaluation_table(results: dict[str, Any]) -> str | None:
-    """Markdown table of ``results.json``: one row per split and metric, one column per task, values rounded to 2
-    decimals (4 for alignment / uniformity, which are not ×100)."""
+def evaluation_table(run: RunFacts) -> str | None:
+    """Markdown table of ``results.json``: one row per split and metric, one column per task (titled by
+    ``task_titles``), values rounded to 2 decimals (4 for alignment / uniformity, which are not ×100)."""
+    results = run.results
     sections = [(label, unflatten(results.get(key) or {})) for key, label in _row_labels(results)]
     sections = [(label, by_task) for label, by_task in sections if by_task]
     if not sections:
         return None
-    tasks = _task_order({task for _, by_task in sections for task in by_task})
-    lines = ["| split | metric | " + " | ".join(TITLES.get(t, "Avg." if t == "avg" else t) for t in tasks) + " |",
+    titles = task_titles(run)
+    tasks = _task_order({task for _, by_task in sections for task in by_task}, set(titles.official))
+    lines = ["| split | metric | " + " | ".join(titles.of(t) for t in tasks) + " |",
              "|" + "---|" * (len(tasks) + 2)]
     for label, by_task in sections:
         metrics = list(dict.fromkeys(m for t in tasks for m in by_task.get(t, {})))
@@ -201,6 +221,64 @@ def evaluation_table(results: dict[str, Any]) -> str | None:
             cells = [_format(metric, by_task.get(t, {}).get(metric)) for t in tasks]
             lines.append(f"| {label} | {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def section_tasks(run: RunFacts, section: str) -> list[str]:
+    """The task list, as written in the run's config, behind a ``results.json`` section (empty when unknown)."""
+    given = run.get(SECTION_TASKS[section])
+    return [str(t) for t in given] if isinstance(given, list) else []
+
+
+def official_tasks(given: list[str]) -> set[str]:
+    """The task names among ``given`` that ``load_task`` resolves to a built-in task: a registered name (read from
+    the data root's official files) or a known hub copy of one. A file's name never counts, whatever it is."""
+    names = {g.lower() for g in given if g.lower() in TASKS}
+    return names | {HUB_TASKS[g][0] for g in given if g in HUB_TASKS}
+
+
+def source_name(task: str, given: list[str]) -> str:
+    """The file or folder name a user's task ``task`` was read from (the names ``load_task`` derives from it);
+    the task key itself when no entry of ``given`` is its source."""
+    for entry in given:
+        if entry.lower() in TASKS or entry in HUB_TASKS:
+            continue
+        path = entry.removeprefix("clustering:")
+        base = os.path.basename(os.path.normpath(path))
+        if task in {pair_file_name(path), base, os.path.splitext(base)[0], base.split(".clusters.")[0]}:
+            return base
+    return task
+
+
+@dataclass(frozen=True)
+class TaskTitles:
+    """What the card calls each task of ``results.json``: ``official`` the built-in ones (their public title),
+    ``named`` the others (their file or folder name)."""
+
+    official: frozenset[str]
+    named: dict[str, str]
+
+    def of(self, task: str) -> str:
+        if task == "avg":
+            return "Avg."
+        if task in self.official:
+            return TITLES.get(task, task)
+        return _text(self.named.get(task, task))
+
+
+def task_titles(run: RunFacts) -> TaskTitles:
+    """A task is official when every section that scored it was given its built-in name; a task key that a user's
+    file produced in any section is named by that file (one column cannot be both)."""
+    official: set[str] = set()
+    named: dict[str, str] = {}
+    for section in SECTION_TASKS:
+        given = section_tasks(run, section)
+        built_in = official_tasks(given)
+        for task in unflatten(run.results.get(section) or {}):
+            if task in built_in:
+                official.add(task)
+            elif task != "avg":
+                named.setdefault(task, source_name(task, given))
+    return TaskTitles(frozenset(official - set(named)), named)
 
 
 def objective_names(run: RunFacts) -> list[str]:
@@ -238,7 +316,7 @@ def _summary(export: ExportFacts, run: RunFacts) -> str:
     data, size = _data_source(run), _data_size(run)
     made = "A sentence encoder trained with simcse-pl (SimCSE on PyTorch Lightning)"
     made += f" from [{base}](https://huggingface.co/{base})" if base else ""
-    made += f" with the `{objective}` objective" if objective else ""
+    made += f" with the {_inline(objective)} objective" if objective else ""
     made += (f" on {data}" + (f" ({size})" if size else "")) if data else ""
     return (f"{made}. It maps sentences to {export.dimension}-dimensional vectors compared by cosine similarity: "
             "semantic textual similarity, semantic search, clustering.")
@@ -249,8 +327,8 @@ def _details(export: ExportFacts, run: RunFacts) -> str:
     base = _base_model_line(run, export)
     lines += [f"- **Base model:** {base}"] if base else []
     head = " + SimCSE's MLP head (linear + tanh, `pooler.safetensors`)" if export.head else ""
-    lines.append(f"- **Pooling:** `{export.pooler}`{head}")
-    lines += [f"- **Prompt template:** `{export.prompt}`"] if export.prompt else []
+    lines.append(f"- **Pooling:** {_inline(export.pooler)}{head}")
+    lines += [f"- **Prompt template:** {_inline(export.prompt)}"] if export.prompt else []
     lines += [f"- **Maximum Sequence Length:** {export.max_seq_length} tokens"] if export.max_seq_length else []
     lines.append(f"- **Output Dimensionality:** {export.dimension} dimensions")
     if export.dims:
@@ -262,7 +340,8 @@ def _details(export: ExportFacts, run: RunFacts) -> str:
     if export.not_sentence_transformers is None:
         lines.append(f"- **Formats:** {formats}, sentence-transformers")
     else:
-        lines.append(f"- **Formats:** {formats}; no sentence-transformers files ({export.not_sentence_transformers})")
+        why = _text(export.not_sentence_transformers)
+        lines.append(f"- **Formats:** {formats}; no sentence-transformers files ({why})")
     return "\n".join(lines)
 
 
@@ -271,9 +350,9 @@ def _base_model_line(run: RunFacts, export: ExportFacts) -> str | None:
     if hub_base_model(run):
         return f"[{name}](https://huggingface.co/{name})"
     if isinstance(name, str):
-        return f"the local model `{os.path.basename(os.path.normpath(name))}`"
+        return f"the local model {_inline(os.path.basename(os.path.normpath(name)))}"
     if run.get("model.random_init"):
-        return f"none: a randomly initialised `{export.model_type}` (`model.random_init`)"
+        return f"none: a randomly initialised {_inline(export.model_type)} (`model.random_init`)"
     return None
 
 
@@ -306,7 +385,7 @@ def _usage(export: ExportFacts, model_id: str | None) -> str:
             f"print(embeddings.shape)  # (3, {export.dimension})", "print(model.similarity(embeddings, embeddings))",
         )
     else:
-        st = f"Not a sentence-transformers model: {export.not_sentence_transformers}."
+        st = f"Not a sentence-transformers model: {_text(export.not_sentence_transformers)}."
     return "\n\n".join([
         "## Usage", "### Sentence Transformers", st, "### Transformers", _transformers_usage(export, repo, sentences),
         "### simcse-pl", _code(
@@ -322,7 +401,8 @@ def _transformers_usage(export: ExportFacts, repo: str, sentences: str) -> str:
     pooler = POOLERS.get(export.pooler)
     pooling = pooler.transformers_code(export.head) if pooler is not None and not export.prompt else None
     if pooling is None:
-        why = f"the prompt template `{export.prompt}`" if export.prompt else f"the `{export.pooler}` pooler"
+        why = (f"the prompt template {_inline(export.prompt)}" if export.prompt
+               else f"the {_inline(export.pooler)} pooler")
         instead = "sentence-transformers or simcse-pl" if export.not_sentence_transformers is None else "simcse-pl"
         return f"With {why}, plain transformers does not give this model's vectors: use {instead}."
     hidden = ", output_hidden_states=True" if pooler is not None and pooler.needs_hidden_states else ""
@@ -338,14 +418,15 @@ def _training(run: RunFacts) -> str | None:
     """The run's objective, data, settings and library versions; a subsection with nothing to say is left out."""
     objective = _objective_lines(run.get("loss"), "Objective")
     for name, node in (run.get("auxiliary") or {}).items():
-        objective += _objective_lines(node, f"Auxiliary `{name}`")
+        objective += _objective_lines(node, f"Auxiliary {_inline(name)}")
     data, size = _data_source(run), _data_size(run)
     subsections = {
         "Objective": objective,
-        "Training Data": [f"- {data}, read by `{_class_name(run.get('data.source'))}`" + (f": {size}" if size else "")]
+        "Training Data": [f"- {data}, read by {_inline(_class_name(run.get('data.source')))}"
+                          + (f": {size}" if size else "")]
         if data else [],
         "Training Hyperparameters": _hyperparameter_lines(run),
-        "Framework Versions": [f"- {name}: {version}" for name, version in run.versions.items()],
+        "Framework Versions": [f"- {_text(name)}: {_text(version)}" for name, version in run.versions.items()],
     }
     parts = [f"### {title}\n\n" + "\n".join(lines) for title, lines in subsections.items() if lines]
     return "\n\n".join(["## Training Details", *parts]) if parts else None
@@ -353,13 +434,13 @@ def _training(run: RunFacts) -> str | None:
 
 def _hyperparameter_lines(run: RunFacts) -> list[str]:
     steps = (run.results.get("final") or {}).get("step")
-    lines = [f"- steps trained: {steps}"] if steps is not None else []
-    lines += [f"- `{key}`: {run.get(key)}" for key in HYPERPARAMETERS if run.get(key) is not None]
+    lines = [f"- steps trained: {_text(steps)}"] if steps is not None else []
+    lines += [f"- `{key}`: {_text(run.get(key))}" for key in HYPERPARAMETERS if run.get(key) is not None]
     if run.get("model.lora.r"):  # LoRA is on
-        lines.append(f"- `model.lora`: {run.get('model.lora')}")
+        lines.append(f"- `model.lora`: {_text(run.get('model.lora'))}")
     best, metric = run.results.get("best") or {}, run.results.get("metric")
     if best.get("step") is not None and metric:
-        lines.append(f"- exported weights: those best on `{metric}` (step {best['step']})")
+        lines.append(f"- exported weights: those best on {_inline(metric)} (step {_text(best['step'])})")
     return lines
 
 
@@ -368,11 +449,11 @@ def _objective_lines(node: Any, label: str, indent: str = "") -> list[str]:
     if not isinstance(node, dict) or "_target_" not in node:
         return []
     params = {k: v for k, v in node.items() if not k.startswith("_") and not _is_target(v)}
-    settings = ": " + ", ".join(f"`{k}`={v}" for k, v in params.items()) if params else ""
-    lines = [f"{indent}- **{label}:** `{_class_name(node)}` (`{node['_target_']}`){settings}"]
+    settings = ": " + ", ".join(f"{_inline(k)}={_text(v)}" for k, v in params.items()) if params else ""
+    lines = [f"{indent}- **{label}:** {_inline(_class_name(node))} ({_inline(node['_target_'])}){settings}"]
     for key, value in node.items():
         if _is_target(value):
-            lines += _objective_lines(value, key, indent + "  ")
+            lines += _objective_lines(value, _text(key), indent + "  ")
     return lines
 
 
@@ -387,7 +468,8 @@ def _data_source(run: RunFacts) -> str | None:
         path = os.path.relpath(path, root) if inside else os.path.basename(path)
     files = source.get("data_files")
     files = [files] if isinstance(files, str) else files or []
-    return f"`{path}`" + (f" ({', '.join(f'`{os.path.basename(f)}`' for f in files)})" if files else "")
+    listed = ", ".join(_inline(os.path.basename(str(f))) for f in files)
+    return _inline(path) + (f" ({listed})" if files else "")
 
 
 def _data_size(run: RunFacts) -> str | None:
@@ -396,8 +478,8 @@ def _data_size(run: RunFacts) -> str | None:
     return f"{examples:,} examples" if isinstance(examples, int) else None
 
 
-def _evaluation(results: dict[str, Any]) -> str | None:
-    table = evaluation_table(results)
+def _evaluation(run: RunFacts) -> str | None:
+    table = evaluation_table(run)
     if table is None:
         return None
     return (
@@ -421,19 +503,21 @@ def _row_labels(results: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(results.json section, row label) of the table, the exported weights first."""
     yield "test", "test"
     step = (results.get("best") or {}).get("step")
-    yield "best", f"dev (step {step})" if step is not None else "dev"
+    yield "best", f"dev (step {_text(step)})" if step is not None else "dev"
     yield "before", "dev, untrained"
 
 
-def _task_order(tasks: set[str]) -> list[str]:
-    """The paper's columns in its order, then other tasks by name, the average last."""
-    paper = [t for t in PAPER_COLUMNS if t in tasks]
+def _task_order(tasks: set[str], official: set[str]) -> list[str]:
+    """The paper's columns in its order (built-in tasks only), then other tasks by name, the average last."""
+    paper = [t for t in PAPER_COLUMNS if t in tasks and t in official]
     return paper + sorted(tasks - set(paper) - {"avg"}) + (["avg"] if "avg" in tasks else [])
 
 
-def _format(metric: str, value: float | None) -> str:
+def _format(metric: str, value: Any) -> str:
     if value is None:
         return "–"
+    if not isinstance(value, int | float) or isinstance(value, bool):  # not a score: shown as the text it is
+        return _text(value)
     return f"{value:.4f}" if metric in ALIGN_UNIFORM else f"{value:.2f}"
 
 
@@ -465,6 +549,31 @@ def _hub_id(name: str) -> bool:
     except HFValidationError:
         return False
     return not os.path.exists(name)
+
+
+def _one_line(value: Any) -> str:
+    """``value`` as text on one line: a newline inside a list item or a table cell would end it."""
+    return " ".join(str(value).splitlines())
+
+
+def _text(value: Any) -> str:
+    """``value`` (a file name, a config value, a run name) as literal text in markdown: HTML as entities, and the
+    characters markdown reads as formatting (emphasis, code, links, table cells ``|``) backslash-escaped."""
+    escaped = _one_line(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", escaped)
+
+
+def _inline(value: Any) -> str:
+    """``value`` as an inline code span that shows it exactly: HTML in a code span is text; a fence longer than
+    any run of backticks in it keeps those backticks inside (CommonMark), padded when it starts or ends with one."""
+    text = _one_line(value)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _code(*lines: str) -> str:

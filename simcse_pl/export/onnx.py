@@ -1,7 +1,7 @@
 """Write the ONNX files of an exported model, for fast CPU inference (simcse_pl/onnx_backend.py):
 
-    python -m simcse_pl.export.onnx outputs/.../model            # onnx/model.onnx + onnx/model_quint8_avx2.onnx
-    python -m simcse_pl.export.onnx outputs/.../model --no-quantize
+    python -m simcse_pl.cli.onnx outputs/.../model            # onnx/model.onnx + onnx/model_quint8_avx2.onnx
+    python -m simcse_pl.cli.onnx outputs/.../model --no-quantize
 
 The libraries do the work: ``torch.onnx.export(dynamo=True)`` (torch.export + onnxscript; the TorchScript
 exporter is deprecated, and its trace of this transformers version's attention mask gave wrong token embeddings)
@@ -18,19 +18,18 @@ project's transformers 5. The files here are where its ``backend="onnx"`` looks,
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 import torch
 from torch import Tensor, nn
 
-from simcse_pl.errors import ModelLoadError
-from simcse_pl.export.onnx_runtime import INSTALL, OUTPUT, check_pooler, check_saved_pooling
-from simcse_pl.export.layout import INT8_FILE, ONNX_FILE
 from simcse_pl.encoders.backbone import model_inputs
-from simcse_pl.export.onnx_runtime import import_onnxruntime
+from simcse_pl.encoders.sentence_encoder import SentenceEncoder
+from simcse_pl.errors import ModelLoadError
+from simcse_pl.export.layout import INT8_FILE, ONNX_FILE
+from simcse_pl.export.onnx_runtime import INSTALL, OUTPUT, check_pooler, check_saved_pooling, import_onnxruntime
 from simcse_pl.export.saved_model import load_saved
+from simcse_pl.export.staging import staged_folder
 
 # two rows of different lengths: torch.export specialises an axis it only ever sees at size 1
 TRACE_SENTENCES = ["a sentence long enough to trace the encoder with", "a short one"]
@@ -50,22 +49,45 @@ class TokenEmbeddings(nn.Module):
 def export_onnx(model_dir: str | os.PathLike[str], quantize: bool = True) -> list[str]:
     """Write ``<model_dir>/onnx/model.onnx`` (and, with ``quantize``, ``onnx/model_quint8_avx2.onnx``) from the
     model saved in ``model_dir`` (simcse-pl's export or a sentence-transformers folder); returns the paths written.
-    A pooler or prompt the ONNX backend cannot run is refused before the (slow) export."""
-    model_dir = str(model_dir)
+    ``onnx/`` is written whole or not at all (``staged_folder``): a failed write (``ExportError``, a full disk)
+    leaves the earlier one, and no file of it stays beside the new ones."""
+    model = _onnx_ready(str(model_dir))
+    final = os.path.join(model_dir, os.path.dirname(ONNX_FILE))
+    with staged_folder(final) as stage:
+        written = _write_files(model, str(stage), quantize)
+    return [os.path.join(final, os.path.relpath(path, stage)) for path in written]
+
+
+def write_onnx(model_dir: str | os.PathLike[str], quantize: bool = True) -> list[str]:
+    """``export_onnx`` into a new ``onnx/`` of a folder that is itself being staged (simcse-export writes the
+    export, card and ONNX files in one stage, so a failure here discards them all)."""
+    model = _onnx_ready(str(model_dir))
+    folder = os.path.join(model_dir, os.path.dirname(ONNX_FILE))
+    os.mkdir(folder)
+    return _write_files(model, folder, quantize)
+
+
+def _onnx_ready(model_dir: str) -> SentenceEncoder:
+    """The model of ``model_dir``, loaded, once it is known the ONNX backend can run it: a pooler or prompt it
+    cannot run is refused before the (slow) export."""
     if not os.path.isdir(model_dir):
         raise ModelLoadError(f"{model_dir}: no such model folder")
     check_saved_pooling(model_dir)
     import_onnxruntime()
     model, _, _ = load_saved(model_dir)
     check_pooler(model)
-    path = os.path.join(model_dir, ONNX_FILE)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return model
+
+
+def _write_files(model: SentenceEncoder, folder: str, quantize: bool) -> list[str]:
+    """``model.onnx`` (and its int8 copy) in ``folder``, named as ``ONNX_FILE`` / ``INT8_FILE`` are in onnx/."""
+    path = os.path.join(folder, os.path.basename(ONNX_FILE))
     _export_backbone(model.encoder, model.tokenizer(TRACE_SENTENCES, padding=True, return_tensors="pt"), path)
     if not quantize:
         return [path]
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    int8 = os.path.join(model_dir, INT8_FILE)
+    int8 = os.path.join(folder, os.path.basename(INT8_FILE))
     quantize_dynamic(path, int8, per_channel=True, reduce_range=False, weight_type=QuantType.QUInt8,
                      extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
     return [path, int8]
@@ -84,22 +106,3 @@ def _export_backbone(backbone: nn.Module, tokens: dict[str, Tensor], path: str) 
         dynamic_shapes={k: {0: batch, 1: length} for k in names}, output_names=[OUTPUT], verbose=False,
     )
     program.save(path)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m simcse_pl.export.onnx", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model_dir", help="exported model folder (simcse-pl or sentence-transformers)")
-    parser.add_argument("--no-quantize", dest="quantize", action="store_false", help="skip the int8 file")
-    args = parser.parse_args(argv)
-    try:
-        paths = export_onnx(args.model_dir, args.quantize)
-    except (ModelLoadError, ValueError) as exc:
-        print(f"onnx_export: error: {exc}", file=sys.stderr)
-        return 2
-    for path in paths:
-        print(f"{path}: {os.path.getsize(path) / 2**20:.1f} MiB")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -71,7 +71,7 @@ class OnnxBackbone(nn.Module):
         ort = import_onnxruntime()
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
-        self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.session = open_session(ort, path, options)
         self.input_names = {i.name for i in self.session.get_inputs()}
         self.config = config
 
@@ -83,6 +83,24 @@ class OnnxBackbone(nn.Module):
         return BaseModelOutput(last_hidden_state=torch.from_numpy(hidden))
 
 
+def open_session(ort: Any, path: str, options: Any) -> Any:
+    """ONNX Runtime's session of ``path``, or one ``ModelLoadError`` naming the file when it is not a model
+    (truncated, garbage: onnxruntime raises its own exception types) or not a token-embedding graph (inputs
+    ``input_ids`` and ``attention_mask``, output ``last_hidden_state``)."""
+    rewrite = "write it again with simcse-export --onnx or python -m simcse_pl.cli.onnx <model folder>"
+    try:
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - InvalidProtobuf, Fail, InvalidGraph ... all mean "not a usable model"
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ModelLoadError(f"{path}: not a readable ONNX model ({reason}); {rewrite}") from None
+    inputs = {i.name for i in session.get_inputs()}
+    outputs = {o.name for o in session.get_outputs()}
+    if not {"input_ids", "attention_mask"} <= inputs or OUTPUT not in outputs:
+        raise ModelLoadError(f"{path}: not a token-embedding graph (inputs {sorted(inputs)}, outputs "
+                             f"{sorted(outputs)}; expected input_ids, attention_mask -> {OUTPUT}); {rewrite}")
+    return session
+
+
 def load_backbone(source: str, file_name: str | None = None, trust_remote_code: bool = False) -> OnnxBackbone:
     """The ONNX backbone of the model folder (or hub repo) ``source``: ``file_name`` inside it, default
     ``onnx/model.onnx`` (``INT8_FILE`` for the int8 one)."""
@@ -90,7 +108,7 @@ def load_backbone(source: str, file_name: str | None = None, trust_remote_code: 
     name = file_name or ONNX_FILE
     path = cached_file(source, name, _raise_exceptions_for_missing_entries=False)
     if path is None:
-        raise ModelLoadError(f"{source}: no {name}; write it with: python -m simcse_pl.export.onnx {source}")
+        raise ModelLoadError(f"{source}: no {name}; write it with: python -m simcse_pl.cli.onnx {source}")
     return OnnxBackbone(path, AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code))
 
 

@@ -15,8 +15,11 @@ Four sources, each read as data (a file names a registered pooler, never a class
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+import torch
 from safetensors.torch import load_file
 from torch import Tensor, nn
 from transformers import PreTrainedModel
@@ -33,6 +36,9 @@ from simcse_pl.export.checkpoint import read_checkpoint
 from simcse_pl.export.onnx_runtime import check_pooler, load_backbone
 from simcse_pl.hub import resolve_name_or_path
 
+# the weight files of a Hugging Face model folder, in the order transformers reads them (to name the broken one)
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
 # sentence-transformers pooling modes that one of our poolers reproduces
 ST_POOLING = {"mean": "avg", "cls": "cls_before_pooler", "lasttoken": "last_token"}
 # the settings of a checkpoint's model.* that loading it uses (all plain data; the pooler is a registered name)
@@ -78,6 +84,39 @@ def build(encoder: nn.Module, tokenizer: PreTrainedTokenizerBase, kind: str, spe
     if model.pooler.mlp is not None and weights is not None:
         model.pooler.mlp.dense.load_state_dict(weights)
     return model
+
+
+def first_non_finite(tensors: Iterable[tuple[str, Tensor]]) -> str | None:
+    """The name of the first floating-point tensor holding a NaN or an infinity; None when all are finite."""
+    for name, tensor in tensors:
+        if torch.is_floating_point(tensor) and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
+
+
+def check_finite(tensors: Iterable[tuple[str, Tensor]], where: str) -> None:
+    """Refuse weights with NaN or infinity in them: such a model encodes every sentence to NaN, and its scores
+    (``nan`` Spearman) would otherwise pass for a result. ``where`` names the file they were read from."""
+    bad = first_non_finite(tensors)
+    if bad is not None:
+        raise ModelLoadError(f"{where}: parameter {bad} holds NaN or infinite values; the weights are broken "
+                             "(a diverged run?), refusing to load them")
+
+
+def weights_file(source: str) -> str:
+    """The weight file of a local model folder (to name in errors); the folder or hub id itself otherwise."""
+    found = (os.path.join(source, name) for name in WEIGHT_FILES)
+    return next((path for path in found if os.path.isfile(path)), source)
+
+
+def check_model_finite(model: SentenceEncoder, source: str) -> None:
+    """``check_finite`` on a loaded saved model: the backbone's weights (named as in its weight file) and the MLP
+    head's (``pooler.safetensors``, or the sentence-transformers Dense it came from)."""
+    check_finite(model.encoder.state_dict().items(), weights_file(source))
+    mlp = model.pooler.mlp
+    if mlp is not None:
+        head = os.path.join(source, POOLER_WEIGHTS)
+        check_finite(mlp.dense.state_dict().items(), head if os.path.isfile(head) else source)
 
 
 def _read_json(source: str, filename: str) -> Any:
@@ -179,6 +218,7 @@ def from_checkpoint(
     settings.setdefault("name_or_path", None)
     encoder = load_encoder(**settings, trust_remote_code=trust_remote_code)
     weights = state["state_dict"]
+    check_finite(weights.items(), path)
     own = {k.removeprefix("encoder."): v for k, v in weights.items() if k.startswith("encoder.")}
     try:
         if any(is_adapter_key(k) for k in own):
@@ -226,6 +266,8 @@ def load_saved(
         spec = saved or PoolingSpec(default_pooler(encoder))
         max_length = st_max_length(source)
         model = build(encoder, tokenizer, pooler or spec.kind, spec)
+        if backend == "torch":
+            check_model_finite(model, source)
     if backend == "onnx":
         check_pooler(model)
     return model, spec, max_length

@@ -21,7 +21,10 @@ truncation happens at load time.
 
 README.md is simcse-pl's model card (simcse_pl/export/model_card.py), written in place of sentence-transformers'
 own, which knows neither the pooler's transformers code nor the run: ``train.py`` and ``simcse-export`` write it
-once, after the export, with the run's data, objective and results.
+once, with the run's data, objective and results.
+
+The folder is written whole or not at all (``staged_folder``, simcse_pl/export/staging.py): a stop signal, a full
+or read-only disk never leaves a half-written ``model/`` nor mixes a new export with an old one's files.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from simcse_pl.encoders.lora import is_peft, save_merged
 from simcse_pl.encoders.sentence_encoder import SentenceEncoder
 from simcse_pl.errors import NotExportable
 from simcse_pl.export.layout import CONFIG_NAME, POOLER_WEIGHTS
+from simcse_pl.export.staging import staged_folder
 from simcse_pl.losses.matryoshka import Matryoshka
 
 log = logging.getLogger(__name__)
@@ -50,12 +54,27 @@ def export_model(
     objective: nn.Module | None = None,
     adapter: bool = True,
 ) -> str:
-    """Write ``out_dir``; ``objective`` (the module's) tells which truncated sizes the model was trained for;
-    ``adapter``: with LoRA, also write the adapter alone (``adapter/``). The model card is the caller's to write
-    (``write_card``), once, when it knows the run."""
+    """Write ``out_dir`` whole (``staged_folder``: an earlier export there is replaced only by a complete one);
+    ``objective`` (the module's) tells which truncated sizes the model was trained for; ``adapter``: with LoRA,
+    also write the adapter alone (``adapter/``). The model card is the caller's to write (``write_card``), once,
+    when it knows the run."""
+    with staged_folder(out_dir) as stage:
+        write_model(model, str(stage), max_len, objective, adapter, shown_as=str(out_dir))
+    return out_dir
+
+
+def write_model(
+    model: SentenceEncoder,
+    out_dir: str,
+    max_len: int | None = None,
+    objective: nn.Module | None = None,
+    adapter: bool = True,
+    shown_as: str | None = None,
+) -> str:
+    """The export's files in the existing folder ``out_dir`` (a stage: ``export_model`` is the one to call);
+    ``shown_as``: the folder's name in messages (the final one, not the stage's)."""
     encoder, pooler, tokenizer, prompt = model.encoder, model.pooler, model.tokenizer, model.prompt
     dims = trained_dims(objective)
-    os.makedirs(out_dir, exist_ok=True)
     if is_peft(encoder):
         save_merged(encoder, out_dir, adapter=adapter)
     else:
@@ -75,7 +94,8 @@ def export_model(
         prefix = prompt.sentence_transformers_prompt(tokenizer) if prompt is not None else None
     except NotExportable as exc:
         config["sentence_transformers"] = f"not written: {exc}"
-        log.warning("%s: exported in Hugging Face format only (load it with SimCSE.from_pretrained): %s", out_dir, exc)
+        log.warning("%s: exported in Hugging Face format only (load it with SimCSE.from_pretrained): %s",
+                    shown_as or out_dir, exc)
     else:
         _save_sentence_transformers(modules, prefix, out_dir, max_len)
     with open(os.path.join(out_dir, CONFIG_NAME), "w") as f:

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from simcse_pl.checks import at_least, finite, greater
 from simcse_pl.losses.base import Objective, cosine_matrix, pair_cosines, require_labels
-from simcse_pl.losses.cosent import pairs_of, ranking_loss
+from simcse_pl.losses.cosent import Ranking, pairs_of, ranking_loss
 
 
 def angle_similarity(u: Tensor, v: Tensor) -> Tensor:
@@ -47,7 +47,7 @@ def in_batch_negatives(u: Tensor, v: Tensor, positive: Tensor, scale: float) -> 
     return (per_sentence * torch.cat([positive, positive]).to(per_sentence.dtype)).sum() / (2 * n)
 
 
-class AnglE(Objective):
+class AnglE(Ranking, Objective):
     r"""AnglE (Li & Li 2024, "AnglE-optimized Text Embeddings", ACL 2024, arXiv:2309.12871): three terms on scored
     pairs ``(u_i, v_i) = (z[i, 0], z[i, 1])`` with gold scores ``y_i``:
 
@@ -83,6 +83,7 @@ class AnglE(Objective):
 
     per_anchor = False
     needs_labels = True
+    loss_name = "angle"
 
     def __init__(
         self,
@@ -105,6 +106,11 @@ class AnglE(Objective):
         if not (self.cosine_weight or self.ibn_weight or self.angle_weight):
             raise ValueError("loss=angle: cosine_weight, ibn_weight and angle_weight are all 0; give one a weight")
 
+    def learns_from_equal_labels(self, value: float) -> bool:
+        """With one label for every pair the two ranking terms are empty; the in-batch term still learns when it
+        has a weight and that label makes every pair a positive."""
+        return bool(self.ibn_weight) and value >= self.positive_threshold
+
     def terms(self, z: Tensor, labels: Tensor, every: bool = True) -> dict[str, Tensor]:
         """The unweighted terms by name: all three, or (``every=False``) those with a weight."""
         u, v = pairs_of(z, "angle")
@@ -119,6 +125,8 @@ class AnglE(Objective):
 
     def forward(self, z: Tensor, labels: Tensor | None = None, rows: slice | None = None) -> Tensor:
         labels = require_labels(labels, "angle")
+        if self.cosine_weight or self.angle_weight:
+            self.warn_if_unranked(labels)
         weights = {"cosine": self.cosine_weight, "ibn": self.ibn_weight, "angle": self.angle_weight}
         terms = self.terms(z, labels, every=False)
         return torch.stack([weights[name] * value for name, value in terms.items()]).sum()

@@ -16,6 +16,10 @@ A new objective is one file in this package plus one YAML under conf/loss/ (or c
 imports every module in it, and the step (simcse_pl/training/step.py) calls any of them the same way. Ranges of
 constructor arguments are declared in their type hints (``Annotated[float, greater(0)]``) and checked, with the
 types, before anything loads (simcse_pl/config.py).
+
+Every ``Objective`` and ``Auxiliary`` subclass defined in this package is registered as it is defined, under its
+dotted path (``REGISTRY``): the only classes a saved config (a run's ``run_info.json``, read by ``simcse-export``)
+may name, looked up by exact name (``simcse_pl.losses.registered_class``), never imported or walked to.
 """
 
 from __future__ import annotations
@@ -34,6 +38,17 @@ from simcse_pl.encoders.sentence_encoder import SentenceEncoder
 # rows this process owns, the weight of its per-anchor mean); simcse_pl/training/distributed.py
 Gather = Callable[[Tensor, "Tensor | None"], "tuple[Tensor, Tensor | None, slice, float]"]
 
+PACKAGE = "simcse_pl.losses"
+# dotted name -> class, for the objectives of this package's own modules only (filled by ``_register``)
+REGISTRY: dict[str, type[nn.Module]] = {}
+
+
+def _register(cls: type[nn.Module]) -> None:
+    """Record ``cls`` under ``<module>.<class>`` when its module is one of this package's: a class defined
+    elsewhere (a test's, a user's) is buildable from a composed config but never from a saved file."""
+    if cls.__module__.startswith(f"{PACKAGE}."):
+        REGISTRY[f"{cls.__module__}.{cls.__qualname__}"] = cls
+
 
 class Objective(nn.Module):
     """``forward(z [N, S, d], labels [N] | None, rows) -> scalar loss``.
@@ -48,6 +63,10 @@ class Objective(nn.Module):
     per_anchor: ClassVar[bool] = True
     # the objective needs a score or class per example (``labels``): the run checks the data has them first
     needs_labels: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _register(cls)
 
     def forward(self, z: Tensor, labels: Tensor | None = None, rows: slice | None = None) -> Tensor:
         raise NotImplementedError
@@ -78,6 +97,10 @@ class StepState:
 class Auxiliary(nn.Module):
     """A weighted second objective; ``weight`` multiplies it in the step. Its parameters (a head, a momentum
     encoder, a queue) are the module's, so they are checkpointed and resumed with it."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _register(cls)
 
     def __init__(self, weight: float) -> None:
         super().__init__()

@@ -1,15 +1,23 @@
 """Resuming safely: the checkpoint must exist, be whole, belong to this model, and have been written with the
-settings the data position and the LR schedule depend on.
+settings the data position and the LR schedule depend on; the optimizer settings given now are the ones used.
 
 A run resumed with another ``data.batch_size``, another data file or another schedule would not fail: it would
 skip the wrong data or train with a finished schedule, silently. So the checkpoint carries a fingerprint of
 those settings (``ResumeGuard``) and a resumed run refuses any difference, naming the key.
+
+The optimizer's own settings (``optim.lr``, ``weight_decay``, ``betas``, ``eps``) are another matter: Lightning
+restores the optimizer and LR scheduler from the checkpoint, settings included, so a resume with a lower
+``optim.lr`` (the cure for a diverging run) used to train on with the old one while the log showed the new one.
+Changing them between two steps is legitimate, so ``ResumeGuard`` applies the configured values to the restored
+optimizer and scheduler (the schedule's position and the optimizer's moments are kept) and logs each change.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -18,6 +26,8 @@ from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from simcse_pl.errors import CheckpointError
+
+log = logging.getLogger(__name__)
 
 
 def resolve_checkpoint(ckpt_path: str | None, checkpoint_dir: str) -> str | None:
@@ -68,14 +78,18 @@ def file_digest(path: str, chunk: int = 1 << 20) -> str:
 class ResumeGuard(Callback):
     """Writes what the data position and the LR schedule depend on into every checkpoint, and refuses to resume
     when any of it changed: the saved position counts steps of a given batch size over a given file in a given
-    order, and the schedule's remaining length was fixed when it started."""
+    order, and the schedule's length and warmup were fixed when it started. The optimizer settings configured now
+    replace the ones Lightning restores from the checkpoint (``apply_optimizer_settings``)."""
 
     def __init__(self) -> None:
         self._saved: dict[str, Any] | None = None
         self._current: dict[str, Any] | None = None
+        self._configured: list[list[dict[str, Any]]] | None = None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Runs once the optimizers are configured and before Lightning restores their state from the checkpoint."""
         self._current = fingerprint(trainer)
+        self._configured = optimizer_settings(trainer.optimizers) if trainer.ckpt_path else None
         saved, self._saved = self._saved, None
         if saved is None:
             return
@@ -84,11 +98,81 @@ class ResumeGuard(Callback):
             if now != value:
                 raise CheckpointError(_mismatch(key, value, now))
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The checkpoint's optimizer and scheduler are restored by now: put the configured settings back."""
+        configured, self._configured = self._configured, None
+        if configured is None:
+            return
+        for line in apply_optimizer_settings(trainer, configured):
+            log.warning("resuming from step %d with %s", trainer.global_step, line)
+
     def state_dict(self) -> dict[str, Any]:
         return dict(self._current or {})
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._saved = dict(state_dict) or None
+
+
+# a param group's entry -> the config key that sets it (simcse_pl/module.py: SimCSEModule.configure_optimizers);
+# "initial_lr" is the lr the scheduler scales (its base_lrs), "lr" the scaled value of the current step
+OPTIMIZER_SETTINGS = {"initial_lr": "optim.lr", "weight_decay": "optim.weight_decay", "betas": "optim.betas",
+                      "eps": "optim.eps"}
+
+
+def optimizer_settings(optimizers: Sequence[torch.optim.Optimizer]) -> list[list[dict[str, Any]]]:
+    """Each param group's settings (``OPTIMIZER_SETTINGS``) as the optimizers hold them now."""
+    return [
+        [{key: group[key] for key in OPTIMIZER_SETTINGS if key in group} for group in optimizer.param_groups]
+        for optimizer in optimizers
+    ]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Settings compared as values: betas come back from a checkpoint as a list or a tuple."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b
+
+
+def apply_optimizer_settings(trainer: pl.Trainer, configured: list[list[dict[str, Any]]]) -> list[str]:
+    """Give the restored optimizers the ``configured`` settings, one line per changed config key (empty when none
+    changed; nothing is touched then, so an unchanged resume stays exact).
+
+    A new ``optim.lr`` becomes the scheduler's base: the current LR is rescaled by new / old, so the run continues
+    at the same point of its schedule, at the new height. The optimizer's moments are kept."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    lr_before: float | None = None
+    for optimizer, groups in zip(trainer.optimizers, configured):
+        for group, wanted in zip(optimizer.param_groups, groups):
+            for key, value in wanted.items():
+                if _same(group[key], value):
+                    continue
+                changes.setdefault(OPTIMIZER_SETTINGS[key], (group[key], value))
+                if key == "initial_lr":
+                    lr_before = group["lr"] if lr_before is None else lr_before
+                    group["lr"] = group["lr"] * value / group[key]
+                group[key] = value
+    if not changes:
+        return []
+    for config in trainer.lr_scheduler_configs:  # LambdaLR & co. compute the next LR from base_lrs
+        scheduler = config.scheduler
+        groups = scheduler.optimizer.param_groups
+        scheduler.base_lrs = [group.get("initial_lr", group["lr"]) for group in groups]
+        scheduler._last_lr = [group["lr"] for group in groups]
+    lines = []
+    for key, (saved, now) in changes.items():
+        line = f"{key}={_shown(now)} (the checkpoint's was {_shown(saved)}): applied"
+        if key == "optim.lr" and lr_before is not None:
+            lr_now = trainer.optimizers[0].param_groups[0]["lr"]
+            line += f"; the LR at this point of the schedule is {lr_now:g} instead of {lr_before:g}"
+        lines.append(line)
+    return lines
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
 def _mismatch(key: str, saved: Any, now: Any) -> str:
@@ -98,6 +182,12 @@ def _mismatch(key: str, saved: Any, now: Any) -> str:
             f"{now} now; a started schedule cannot be changed. Resume with the original trainer.max_steps / "
             "trainer.max_epochs, or train further in a new run from the export (model.name_or_path=<run dir>/model)"
         )
+    if key == WARMUP_KEY:
+        return (
+            f"cannot resume: {key} was {saved!r} when the checkpoint was written and is {now!r} now; a started LR "
+            f"schedule cannot be changed. Resume with {key}={saved!r}, or start a new run without ckpt_path (from "
+            "the export: model.name_or_path=<run dir>/model)"
+        )
     return (
         f"cannot resume: {key} was {saved!r} when the checkpoint was written and is {now!r} now; the saved data "
         "position only means the same data under the same settings. Resume with the run's original settings "
@@ -106,6 +196,7 @@ def _mismatch(key: str, saved: Any, now: Any) -> str:
 
 
 SCHEDULE_KEY = "trainer.max_steps / trainer.max_epochs"
+WARMUP_KEY = "optim.warmup_ratio"  # the warmup's length is the schedule's shape too (LambdaLR does not save it)
 
 
 def _schedule_steps(trainer: pl.Trainer) -> int | None:
@@ -131,4 +222,7 @@ def fingerprint(trainer: pl.Trainer) -> dict[str, Any]:
     settings["the number of processes (trainer.devices × trainer.num_nodes)"] = trainer.world_size
     settings["trainer.accumulate_grad_batches"] = trainer.accumulate_grad_batches
     settings[SCHEDULE_KEY] = _schedule_steps(trainer)
+    optim = getattr(trainer.lightning_module, "optim", None)
+    if isinstance(optim, dict) and "warmup_ratio" in optim:
+        settings[WARMUP_KEY] = float(optim["warmup_ratio"])
     return settings

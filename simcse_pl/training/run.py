@@ -34,6 +34,7 @@ from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoders.backbone import check_max_len, load_tokenizer
 from simcse_pl.export.writer import export_model
 from simcse_pl.training.loggers import CSVLogger, finish_wandb, log_exported_model, log_test_table
+from simcse_pl.losses.cosent import refuse_unranked_data
 from simcse_pl.export.model_card import RunFacts, write_card
 from simcse_pl.training.module import SimCSEModule
 from simcse_pl.errors import Preempted
@@ -116,6 +117,7 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
 
     if cfg.train:
         datamodule.check_training_data()
+        refuse_unranked_data([loss, *auxiliaries.values()], datamodule.source)
     datamodule.tokenizer = tokenizer = load_tokenizer(**model_cfg)
     module = SimCSEModule(
         model=model_cfg, loss=loss, optim=OmegaConf.to_container(cfg.optim, resolve=True),

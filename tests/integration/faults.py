@@ -76,6 +76,17 @@ class SignalAtStep(Callback):
             os.killpg(os.getpgid(0), getattr(signal, self.signal))
 
 
+class InterruptMidSave(AtomicCheckpointIO):
+    """Sends SIGINT to this run's whole process group while ``last.ckpt`` is being written (the data written, not
+    yet renamed): a second Ctrl-C during the save that the first one started."""
+
+    def _write(self, checkpoint: dict[str, Any], partial: Path) -> None:
+        super()._write(checkpoint, partial)
+        if partial.name == "last.ckpt.partial":
+            os.killpg(os.getpgid(0), signal.SIGINT)
+            time.sleep(0.1)  # the signal is handled while this save is still under way
+
+
 class SignalAtEpochEnd(Callback):
     """Sends SIGTERM to this process at the end of training epoch ``epoch``: after the epoch's last step was
     taken and its save point passed, before the next epoch starts."""

@@ -155,7 +155,8 @@ def test_transformers_snippet_of_each_pooler(pooler: str, mlp_only_train: bool, 
     np.testing.assert_allclose(run_snippet(card, "Transformers", tmp_path), expected, atol=1e-5)
     if pooler == "avg_first_last":  # two layers: no sentence-transformers files, and the card says so
         assert front_matter(card)["library_name"] == "transformers"
-        assert "Not a sentence-transformers model: not written: pooler 'avg_first_last' averages two layers" in card
+        assert "Not a sentence-transformers model: not written: pooler 'avg_first_last' averages two layers" in rendered(
+            card)
 
 
 # --- simcse-export
@@ -281,5 +282,100 @@ def test_the_objective_is_rebuilt_only_from_simcse_pl_losses():
     loss = {"_target_": "simcse_pl.losses.matryoshka.Matryoshka", "dims": [32, 16], "weights": None,
             "inner": {"_target_": "simcse_pl.losses.InfoNCE", "tau": 0.05}}
     assert objective_from_config(loss).dims == [32, 16]
-    with pytest.raises(ValueError, match=r"loss: 'os.system' is not one of simcse-pl's losses"):
+    with pytest.raises(ValueError, match=r"loss.inner: 'os.system' is not one of simcse-pl's losses"):
         objective_from_config({**loss, "inner": {"_target_": "os.system", "_args_": ["true"]}})
+
+
+# --- what a task is: its built-in name, never a file's name
+
+EXPORT = ExportFacts("avg", False, None, None, 32, "bert", None, None, False)
+
+
+def scored_run(val_tasks: list[str], test_tasks: list[str]) -> RunFacts:
+    """A run whose dev and test scored a task keyed ``stsb`` (what load_task names a built-in STS-B and a user's
+    ``stsb.tsv`` alike)."""
+    return RunFacts(
+        config={"data": {"val_tasks": val_tasks, "test_tasks": test_tasks}},
+        results={"metric": "val/stsb_spearman", "test": {"test/stsb_spearman": 91.5, "test/stsb_pearson": 90.1},
+                 "best": {"step": 10, "val/stsb_spearman": 88.0}},
+    )
+
+
+def test_a_private_pair_file_named_stsb_claims_no_public_dataset(tmp_path: Path):
+    private = str(tmp_path / "private" / "stsb.tsv")
+    card = build_card(EXPORT, scored_run([private], [private])).content
+    assert "STS-B" not in card and "model-index" not in front_matter(card)
+    assert table(card) == {("test", "spearman", "stsb.tsv"): "91.50", ("test", "pearson", "stsb.tsv"): "90.10",
+                           ("dev (step 10)", "spearman", "stsb.tsv"): "88.00"}
+
+
+def test_the_built_in_task_keeps_its_title_and_metadata():
+    card = build_card(EXPORT, scored_run(["stsb"], ["STSB"])).content
+    assert table(card)[("test", "spearman", "STS-B")] == "91.50"
+    results = front_matter(card)["model-index"][0]["results"]
+    assert {(r["dataset"]["name"], r["dataset"]["split"]) for r in results} == {("STS-B", "test"), ("STS-B", "validation")}
+
+
+def test_built_in_dev_and_private_test_of_one_key(tmp_path: Path):
+    """Dev on the real STS-B, test on a user's stsb.tsv: the column is the file's, the metadata only the dev score."""
+    card = build_card(EXPORT, scored_run(["stsb"], [str(tmp_path / "stsb.tsv")])).content
+    assert table(card)[("test", "spearman", "stsb.tsv")] == "91.50"
+    results = front_matter(card)["model-index"][0]["results"]
+    assert [(r["dataset"]["name"], r["dataset"]["split"]) for r in results] == [("STS-B", "validation")]
+
+
+# --- names and values from files and configs are text on the card, never markup
+
+NASTY = "we|ird `x` <b>bold *em* [l](u)"  # a file name (no "/"), as a task key and a path
+
+
+def rendered(card: str) -> str:
+    """The card's body as the hub renders it (CommonMark with GFM tables)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").render(card.split("\n---\n", 1)[1])
+
+
+def test_file_names_and_config_values_are_escaped(tmp_path: Path):
+    pair_file = str(tmp_path / f"{NASTY}.tsv")
+    export = ExportFacts(f"pool|er `<i>x</i>`", True, "`{sentence}` | <u>", None, 32, "be|rt<b>", "no <i>ST</i>", None,
+                         False)
+    run = RunFacts(
+        config={
+            "model": {"name_or_path": str(tmp_path / "my|model<b>"), "random_init": None},
+            "data": {"val_tasks": [pair_file], "test_tasks": [pair_file], "batch_size": "16 | <img src=x>",
+                     "source": {"_target_": "simcse_pl.data.sources.ScoredPairs", "path": str(tmp_path / f"{NASTY}.csv")}},
+            "loss": {"_target_": "simcse_pl.losses.cosent.CoSENT", "scale": "<script>alert(1)</script>|20"},
+            "auxiliary": {"a|b`c": {"_target_": "simcse_pl.losses.InfoNCE", "tau": "0.05\n---\nx: 1"}},
+            "task_name": "run\n---\nname: injected",
+        },
+        results={"metric": "val/x`y_spearman", "test": {f"test/{NASTY}_spearman": 91.5},
+                 "best": {"step": 10, f"val/{NASTY}_spearman": 88.0}, "train_examples": 12},
+        versions={"torch": "2.0 | <b>", "we`ird": "1\n---\n2"},
+    )
+    card = build_card(export, run).content
+    # the front matter is the hub's YAML, and stays the only front matter
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["library_name"] == "transformers" and "loss:CoSENT" in meta["tags"]
+    from huggingface_hub import ModelCard
+
+    assert ModelCard(card).data.library_name == "transformers"
+    html = rendered(card)
+    for tag in ("<b>", "<i>", "<u>", "<img", "<script", "<em>", '<a href="u"'):
+        assert tag not in html, tag  # shown as text, not markup
+    assert html.count("<h1>") == 1 and "<hr" not in html
+    # the table stays a table: every row has the header's three cells, the file's name its column title
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
+    cells = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S) for row in rows]
+    assert [len(c) for c in cells] == [3, 3, 3]
+    assert cells[0][2] == "we|ird `x` &lt;b&gt;bold *em* [l](u).tsv"
+    assert [c[:2] for c in cells[1:]] == [["test", "spearman"], ["dev (step 10)", "spearman"]]
+    assert [c[2] for c in cells[1:]] == ["91.50", "88.00"]
+    # each value is shown exactly, as text or code, on its list item
+    assert "<li><strong>Pooling:</strong> <code>pool|er `&lt;i&gt;x&lt;/i&gt;`</code>" in html
+    assert "<li><strong>Prompt template:</strong> <code>`{sentence}` | &lt;u&gt;</code></li>" in html
+    assert "<code>scale</code>=&lt;script&gt;alert(1)&lt;/script&gt;|20</li>" in html
+    assert "<li><strong>Auxiliary <code>a|b`c</code>:</strong>" in html and "=0.05 --- x: 1</li>" in html
+    assert f"<li><code>{NASTY.replace('<', '&lt;').replace('>', '&gt;')}.csv</code>, read by" in html
+    assert "<li>torch: 2.0 | &lt;b&gt;</li>" in html and "<li>we`ird: 1 --- 2</li>" in html
+    assert "<li><code>data.batch_size</code>: 16 | &lt;img src=x&gt;</li>" in html

@@ -1,7 +1,8 @@
-"""The kill test: SIGTERM (or SIGUSR1) to a model=tiny run's whole process group at a random step before its first
+"""The kill test: SIGTERM (or SIGUSR1, or SIGINT: Ctrl-C) to a model=tiny run's whole process group at a random step before its first
 periodic checkpoint, with 0 and 2 dataloader workers, and once between two epochs; the run writes last.ckpt, says
 how to resume, exits 128+signal without a worker stack trace, and ``ckpt_path=last`` finishes with the weights of
-a run never stopped.
+a run never stopped. The Ctrl-C case presses it twice: the second SIGINT arrives while the first one's save is
+being written, and changes nothing.
 
 The step is drawn at random (1-50) in every session and printed in each assertion message, so a failure names
 the step to reproduce it with (``SIMCSE_TEST_STOP_STEP=9 pytest tests/integration/test_preemption.py``; 9 stops
@@ -51,6 +52,10 @@ CASES = {
     "sigterm_2_workers": (2, "SIGTERM", [f"+callbacks.stop._target_={FAULTS}.SignalAtStep", f"+callbacks.stop.step={STEP}"], STEP + 1),
     "sigusr1_2_workers": (2, "SIGUSR1", [f"+callbacks.stop._target_={FAULTS}.SignalAtStep", f"+callbacks.stop.step={STEP}",
                                          "+callbacks.stop.signal=SIGUSR1"], STEP + 1),
+    # Ctrl-C in the terminal (SIGINT to the process group), and again while last.ckpt is being written
+    "sigint_2_workers": (2, "SIGINT", [f"+callbacks.stop._target_={FAULTS}.SignalAtStep", f"+callbacks.stop.step={STEP}",
+                                       "+callbacks.stop.signal=SIGINT",
+                                       f"trainer.plugins=[{{_target_: {FAULTS}.InterruptMidSave}}]"], STEP + 1),
     # between two epochs: after the last step's save point, before the next epoch starts
     "sigterm_at_epoch_end": (0, "SIGTERM", [f"+callbacks.stop._target_={FAULTS}.SignalAtEpochEnd", "+callbacks.stop.epoch=0"], 32),
 }
@@ -63,7 +68,7 @@ def weights(run_dir: Path) -> tuple[int, dict[str, torch.Tensor]]:
 
 @pytest.fixture(scope="module")
 def runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """The uninterrupted run and the three stopped runs side by side, then the resumes side by side."""
+    """The uninterrupted run and the stopped runs side by side, then the resumes side by side."""
     dirs = {name: tmp_path_factory.mktemp(name) for name in ["uninterrupted", *CASES]}
     procs = {"uninterrupted": start(command(tiny_data, dirs["uninterrupted"], 0))}
     procs.update({name: start(command(tiny_data, dirs[name], w, *fault)) for name, (w, _, fault, _) in CASES.items()})
@@ -86,7 +91,7 @@ def test_a_stop_signal_saves_last_ckpt_and_exits_non_zero(runs: dict[str, dict],
     run, (_, signal, _, saved_at) = runs[case], CASES[case]
     where = f"(signal sent as step {STEP} started)"
     assert runs["uninterrupted"]["status"] == 0, runs["uninterrupted"]["stderr"][-3000:]
-    assert run["status"] == {"SIGTERM": 143, "SIGUSR1": 138}[signal], f"{where}\n{run['stderr'][-3000:]}"
+    assert run["status"] == {"SIGTERM": 143, "SIGUSR1": 138, "SIGINT": 130}[signal], f"{where}\n{run['stderr'][-3000:]}"
     assert run["stopped_step"] == saved_at, where  # the step under way finished, then the state was saved
     last_line = run["stderr"].strip().splitlines()[-1]
     assert last_line.startswith(f"stopped by {signal} at step {saved_at}; the training state is in "), where

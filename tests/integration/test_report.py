@@ -123,3 +123,48 @@ def test_summary_figure_is_a_heatmap_for_a_two_parameter_grid(tmp_path: Path):
     assert is_grid(rows, ["lr", "tau"]) and not is_grid(rows[:2], ["lr", "tau"])
     objective_figure(rows, ["lr", "tau"], "val/stsb_spearman", tmp_path / "grid.png", baseline=60.0)
     assert (tmp_path / "grid.png").read_bytes()[:8] == PNG
+
+
+GOOD = json.dumps({"metric": "val/stsb_spearman", "best": {"step": 2, "val/stsb_spearman": 80.0},
+                   "test": {"test/stsb_spearman": 75.0}})
+DAMAGED = {
+    "not_json": ("this is not json", "not valid JSON"),
+    "truncated": (GOOD[: len(GOOD) // 2], "not valid JSON"),
+    "a_list": ("[1, 2]", "a JSON list, not the object of results"),
+    "section_not_an_object": ('{"test": [75.0]}', '"test" is a JSON list, not an object of scores'),
+    "score_not_a_number": ('{"best": {"step": 2, "val/stsb_spearman": "high"}}', '"best"."val/stsb_spearman" is \'high\''),
+    "metric_not_a_name": ('{"metric": 3}', '"metric" is 3, not a metric name'),
+}
+
+
+def write_run(folder: Path, results: str) -> None:
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"seed={folder.name}"]))
+    (folder / "results.json").write_text(results)
+
+
+@pytest.mark.parametrize("kind", DAMAGED)
+def test_a_damaged_results_json_is_one_line_and_the_report_goes_on(kind: str, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture):
+    content, why = DAMAGED[kind]
+    write_run(tmp_path / "sweep" / "1", GOOD)
+    write_run(tmp_path / "sweep" / "2", content)
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"simcse-report: warning: {tmp_path / 'sweep' / '2' / 'results.json'}: ")
+    assert why in err[0] and err[0].endswith("; that run is left out")
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "1 of 2 runs finished" in report
+    assert table_rows(report)["1 (seed 1)"][5] == "75.00"  # the good run's STS-B test score
+    assert "| 2 | – | – | – | – | left out: unreadable results.json |" in report
+
+
+def test_only_damaged_results_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture):
+    write_run(tmp_path / "sweep" / "1", "{")
+    write_run(tmp_path / "sweep" / "2", "[]")
+    assert main([str(tmp_path / "sweep")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"simcse-report: error: no usable run: {tmp_path / 'sweep' / '1' / 'results.json'}: not valid JSON")
+    assert err[0].endswith("(and the 1 other run(s)' too)")
+    assert not (tmp_path / "sweep" / "report.md").exists()

@@ -1,9 +1,11 @@
 """Resuming with changed settings is refused with one line naming what changed, before any step is trained and with
-the checkpoints left as they were; a length beyond the model's positions fails before training. In-process runs of
-the tiny model (``run()`` as train.py calls it)."""
+the checkpoints left as they were; changed optimizer settings are applied and logged instead of silently replaced
+by the checkpoint's; a length beyond the model's positions fails before training. In-process runs of the tiny model
+(``run()`` as train.py calls it)."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -72,9 +74,11 @@ def refused(tiny_data: Path, resumable: tuple[Path, Path], capsys, *changes: str
     return line.removeprefix("error: ")
 
 
-def test_the_same_settings_resume_a_finished_run_without_training_again(tiny_data, resumable, capsys):
+def test_the_same_settings_resume_a_finished_run_without_training_again(tiny_data, resumable, capsys, caplog):
     run_dir, corpus = resumable
-    run(*overrides(tiny_data, corpus, run_dir, "ckpt_path=last"))
+    with caplog.at_level(logging.WARNING, logger="simcse_pl.training.resume"):
+        run(*overrides(tiny_data, corpus, run_dir, "ckpt_path=last"))
+    assert not [r for r in caplog.records if r.name == "simcse_pl.training.resume"]  # nothing to apply
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
     assert (run_dir / "results.json").exists()
 
@@ -108,6 +112,43 @@ def test_a_longer_schedule_for_a_finished_run(tiny_data, resumable, capsys):
         "schedule cannot be changed. Resume with the original trainer.max_steps / trainer.max_epochs, or train "
         "further in a new run from the export (model.name_or_path=<run dir>/model)"
     )
+
+
+def test_another_warmup_for_a_started_schedule(tiny_data, resumable, capsys):
+    """Lightning restores the scheduler's steps but not its warmup (a closure): the run would jump to another
+    curve mid-schedule."""
+    assert refused(tiny_data, resumable, capsys, "optim.warmup_ratio=0.1") == (
+        "cannot resume: optim.warmup_ratio was 0.0 when the checkpoint was written and is 0.1 now; a started LR "
+        "schedule cannot be changed. Resume with optim.warmup_ratio=0.0, or start a new run without ckpt_path (from "
+        "the export: model.name_or_path=<run dir>/model)"
+    )
+
+
+def test_a_changed_lr_and_weight_decay_are_applied_on_resume(tiny_data, tmp_path, caplog):
+    """Lightning restores the optimizer's and the scheduler's settings from the checkpoint: a lower optim.lr (the
+    README's cure for a diverging run) used to be ignored while the log showed it. Stopped at step 4 of 8 (the end
+    of epoch 0, by SIGTERM), resumed with another lr and weight decay: both are used from step 5 on."""
+    corpus = tiny_data / "wiki" / "wiki.txt"
+    args = overrides(tiny_data, corpus, tmp_path, "data.batch_size=64", "trainer.max_steps=8", "trainer.max_epochs=2")
+    with pytest.raises(SystemExit) as exit_info:
+        run(*args, "+callbacks.stop._target_=tests.integration.faults.SignalAtEpochEnd", "+callbacks.stop.epoch=0")
+    assert exit_info.value.code == 143
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["global_step"] == 4
+
+    with caplog.at_level(logging.WARNING, logger="simcse_pl.training.resume"):
+        run(*args, "ckpt_path=last", "optim.lr=1e-4", "optim.weight_decay=0.1")
+    assert [r.getMessage() for r in caplog.records if r.name == "simcse_pl.training.resume"] == [
+        # linear decay over 8 steps: at step 4 the LR is half the peak
+        "resuming from step 4 with optim.lr=0.0001 (the checkpoint's was 3e-05): applied; the LR at this point of "
+        "the schedule is 5e-05 instead of 1.5e-05",
+        "resuming from step 4 with optim.weight_decay=0.1 (the checkpoint's was 0): applied",
+    ]
+    state = torch.load(last, weights_only=True)
+    assert state["global_step"] == 8
+    assert state["lr_schedulers"][0]["base_lrs"] == [1e-4, 1e-4]
+    decay, no_decay = state["optimizer_states"][0]["param_groups"]
+    assert (decay["initial_lr"], decay["weight_decay"], no_decay["weight_decay"]) == (1e-4, 0.1, 0.0)
 
 
 def test_another_model_shape(tiny_data, resumable, capsys):

@@ -126,7 +126,7 @@ def test_nli_unbalanced_quote(tmp_path: Path):
     path, source = nli(tmp_path, 'sent0,sent1,hard_neg\na,b,c\n"an open quote,b,c\nd,e,f\n')
     with pytest.raises(DataError) as exc:
         source.index()
-    assert message(exc) == f"{path}:3: bad CSV record (unexpected end of data; an unbalanced quote?)"
+    assert message(exc) == f"{path}:3: bad CSV record (a quote opened here is never closed: the record runs on to the end of the file)"
 
 
 # --- STS gold files ------------------------------------------------------------------------------------------

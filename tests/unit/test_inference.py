@@ -304,3 +304,55 @@ def test_cli_count_option_must_be_positive(no_model, text_file: Path, capsys: py
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"{prog}: error: argument {option}: must be a positive integer (got {value!r})"
     )
+
+
+# --- non-finite weights: refused at load, never scored as ``nan`` -------------------------------------------------
+
+
+def nan_module(pooler: str = "avg") -> SimCSEModule:
+    """A tiny module whose word embeddings hold a NaN (what a diverged run saves)."""
+    module = tiny_module(pooler, mlp_only_train=False)
+    with torch.no_grad():
+        module.encoder.embeddings.word_embeddings.weight[3, 0] = float("nan")
+    return module
+
+
+def test_export_with_nan_weights_is_refused_naming_file_and_parameter(tmp_path: Path):
+    folder = export(nan_module(), tmp_path / "nan")
+    with pytest.raises(ModelLoadError) as error:
+        SimCSE.from_pretrained(folder, device="cpu")
+    message = str(error.value)
+    assert message.startswith(f"{folder / 'model.safetensors'}: parameter embeddings.word_embeddings.weight holds NaN")
+    assert "\n" not in message
+
+
+def test_inf_in_the_mlp_head_is_refused(mlp_module: SimCSEModule, tmp_path: Path):
+    folder = export(mlp_module, tmp_path / "inf")
+    from safetensors.torch import load_file, save_file
+
+    head = load_file(folder / "pooler.safetensors")
+    head["dense.bias"][0] = float("inf")
+    save_file(head, folder / "pooler.safetensors")
+    with pytest.raises(ModelLoadError, match=r"pooler\.safetensors: parameter bias holds NaN or infinite values"):
+        SimCSE.from_pretrained(folder, device="cpu")
+
+
+def test_checkpoint_with_nan_weights_is_refused(tmp_path: Path):
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, accelerator="cpu", enable_progress_bar=False)
+    trainer.strategy.connect(nan_module())
+    trainer.save_checkpoint(tmp_path / "nan.ckpt")
+    with pytest.raises(ModelLoadError, match=rf"^{tmp_path / 'nan.ckpt'}: parameter encoder\.embeddings\.word_embeddings"
+                                              r"\.weight holds NaN or infinite values"):
+        SimCSE.from_pretrained(tmp_path / "nan.ckpt", device="cpu")
+
+
+def test_simcse_eval_of_nan_weights_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture):
+    folder = export(nan_module(), tmp_path / "nan")
+    pairs = tmp_path / "dev.tsv"
+    pairs.write_text("sentence1\tsentence2\tscore\n" + "".join(
+        f"{a}\t{b}\t{i % 5}\n" for i, (a, b) in enumerate(zip(SENTENCES, SENTENCES[1:], strict=False))))
+    assert cli.eval_main([str(folder), "--tasks", str(pairs), "--device", "cpu"]) == 2
+    out = capsys.readouterr()
+    assert out.err == (f"simcse-eval: error: {folder / 'model.safetensors'}: parameter embeddings.word_embeddings.weight "
+                       "holds NaN or infinite values; the weights are broken (a diverged run?), refusing to load them\n")
+    assert "nan" not in out.out

@@ -13,7 +13,7 @@ import pytest
 import torch
 from sts_fixtures import write_senteval_root, write_sts_subset
 
-from simcse_pl.data import files, sources
+from simcse_pl.data import files
 from simcse_pl.cli.evaluate import read_sentences
 from simcse_pl.data.collate import Collator
 from simcse_pl.training.datamodule import EvalCollator

@@ -4,7 +4,10 @@ steps of a known count, determinism per seed and epoch, and a resumed epoch cont
 from __future__ import annotations
 
 import random
+import signal
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -160,3 +163,102 @@ def test_dense_duplicates_still_fill_every_step():
         for seed in range(10):
             plan = NoDuplicates().steps(source, 0, seed, per_step, 1, True)
             assert all(len(step) == per_step and repeated_texts(source, step) == [] for step in plan)
+
+
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """Fail once ``seconds`` pass: a guard against the first version's cubic planning (minutes for a text repeated
+    a few thousand times), not a benchmark, hence generous."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"planning took over {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_text_in_a_quarter_of_the_examples_is_refused_in_seconds():
+    # 625 steps of 32 hold at most 625 of the 5,000 copies: no plan exists, and saying so must not take minutes
+    source = [("the same text", f"other {i}") for i in range(5000)] + [(f"x{i}", f"y{i}") for i in range(15000)]
+    with within(20), pytest.raises(DataError, match=r"'the same text' \(in 5000 examples, at most one per step\)"):
+        NoDuplicates().steps(source, 0, 0, 32, 1, True)
+
+
+def test_many_repeats_that_fit_give_full_duplicate_free_steps_quickly():
+    # "often" in 600 rows (50 of them in the second column), "second" in 400: fewer than the 625 steps
+    rows = random.Random(3).sample(range(20000), 1000)
+    source = [(f"a{i}", f"b{i}") for i in range(20000)]
+    for i in rows[:550]:
+        source[i] = ("often", f"b{i}")
+    for i in rows[550:600]:
+        source[i] = (f"a{i}", "often")
+    for i in rows[600:]:
+        source[i] = (f"a{i}", "second")
+    for per_step in (32, 30):  # 625 steps, nothing left out; 666 steps, 20 left out
+        with within(20):
+            plan = NoDuplicates().steps(source, 1, 5, per_step, 1, True)
+        assert len(plan) == 20000 // per_step and all(len(step) == per_step for step in plan)
+        assert all(repeated_texts(source, step) == [] for step in plan)
+        used = np.concatenate(plan).tolist()
+        assert len(set(used)) == len(used) == 20000 - 20000 % per_step
+
+
+def reference_plan(keys: list[set[str]], order: list[int], count: int, per_step: int) -> list[list[int]] | None:
+    """The plan's definition, written as plainly (and slowly) as possible: first fit over the order, then for each
+    short step, repeatedly, the first left-out ``x`` (in order) and first ``(step, slot)`` whose ``y`` can move to
+    the short step while ``x`` takes its place. None when a step stays short."""
+    plan: list[list[int]] = [[] for _ in range(count)]
+    left_out: list[int] = []
+
+    def held(j: int) -> set[str]:
+        return set().union(*(keys[y] for y in plan[j]))
+
+    for i in order:
+        if all(len(chosen) == per_step for chosen in plan):
+            break
+        step = next((j for j in range(count) if len(plan[j]) < per_step and not keys[i] & held(j)), None)
+        if step is None:
+            left_out.append(i)
+        else:
+            plan[step].append(i)
+    for short in [j for j in range(count) if len(plan[j]) < per_step]:
+        while len(plan[short]) < per_step:
+            swap = next(
+                ((x, j, slot) for x in left_out for j in range(count) if j != short
+                 for slot, y in enumerate(plan[j])
+                 if not keys[y] & held(short) and not keys[x] & (held(j) - keys[y])),
+                None,
+            )
+            if swap is None:
+                return None
+            x, j, slot = swap
+            plan[short].append(plan[j][slot])
+            plan[j][slot] = x
+            left_out.remove(x)
+    return plan
+
+
+def test_the_fast_plan_is_the_plain_definition_step_for_step():
+    rng = random.Random(0)
+    checked = {"planned": 0, "refused": 0}
+    for _ in range(300):
+        n = rng.randint(2, 40)
+        vocab = rng.randint(n // 2 + 1, 3 * n)
+        source = [tuple(f"t{int(vocab * rng.random() ** 2)}" for _ in range(rng.randint(1, 3))) for _ in range(n)]
+        per_step = rng.randint(1, max(1, n // 3))
+        sampler = NoDuplicates()
+        expected = reference_plan([set(row) for row in source], sampler.order(source, 0, 4).tolist(), n // per_step,
+                                  per_step)
+        if expected is None:
+            with pytest.raises(DataError, match="stays short"):
+                sampler.steps(source, 0, 4, per_step, 1, True)
+            checked["refused"] += 1
+        else:
+            assert [s.tolist() for s in sampler.steps(source, 0, 4, per_step, 1, True)] == expected
+            checked["planned"] += 1
+    assert min(checked.values()) > 30  # both outcomes exercised

@@ -1,4 +1,4 @@
-"""The ONNX export (simcse_pl/onnx_export.py) and SimCSE.from_pretrained(dir, backend="onnx")
+"""The ONNX export (simcse_pl/export/onnx.py) and SimCSE.from_pretrained(dir, backend="onnx")
 (simcse_pl/onnx_backend.py): vectors equal to the torch export's, files where sentence-transformers'
 backend="onnx" looks, one-line errors."""
 
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from onnx_fixtures import TINY, export_tiny
+from simcse_pl.cli import onnx as onnx_cli
 from simcse_pl.export import onnx as onnx_export
 from simcse_pl.errors import ModelLoadError
 from simcse_pl.inference import SimCSE
@@ -33,7 +34,7 @@ INT8_MIN_COSINE = 0.995
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The export with its ONNX files, written through the command line."""
     out = export_tiny(tmp_path_factory.mktemp("onnx") / "model")
-    assert onnx_export.main([str(out)]) == 0
+    assert onnx_cli.main([str(out)]) == 0
     return out
 
 
@@ -91,7 +92,7 @@ def test_prompt_is_refused_before_exporting(tmp_path: Path):
 
 def test_missing_onnx_file_names_the_command(tmp_path: Path):
     out = export_tiny(tmp_path / "model", pooler="avg")
-    with pytest.raises(ModelLoadError, match=r"no onnx/model\.onnx; write it with: python -m simcse_pl\.export\.onnx"):
+    with pytest.raises(ModelLoadError, match=r"no onnx/model\.onnx; write it with: python -m simcse_pl\.cli\.onnx"):
         SimCSE.from_pretrained(out, backend="onnx")
 
 
@@ -113,7 +114,7 @@ def test_bad_arguments_are_one_line_errors(exported: Path, tmp_path: Path, capsy
     plain = tmp_path / "plain"
     module = SimCSEModule(model={"name_or_path": None, "random_init": TINY, "pooler": "cls"}, loss=InfoNCE())
     module.encoder.save_pretrained(plain)
-    assert onnx_export.main([str(plain)]) == 2
-    assert onnx_export.main([str(tmp_path / "missing")]) == 2
+    assert onnx_cli.main([str(plain)]) == 2
+    assert onnx_cli.main([str(tmp_path / "missing")]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("onnx_export: error: ")]
     assert len(errors) == 2 and "records its pooling" in errors[0] and "no such model folder" in errors[1]

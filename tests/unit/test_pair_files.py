@@ -148,7 +148,7 @@ def error(path: Path, layout: str = "auto") -> str:
         ("p.csv", "sentence1,sentence2,score\na,b,\n", "{path}:2: score '' is not a number"),
         ("p.csv", "sentence1,sentence2,score\na,b,nan\n", "{path}:2: score 'nan' is not a finite number"),
         ("p.csv", "sentence1,sentence2,score\na,b,inf\n", "{path}:2: score 'inf' is not a finite number"),
-        ("p.csv", 'sentence1,sentence2,score\na,"b,1\n', "{path}:2: bad CSV record (unexpected end of data; an unbalanced quote?)"),
+        ("p.csv", 'sentence1,sentence2,score\na,"b,1\n', "{path}:2: bad CSV record (a quote opened here is never closed: the record runs on to the end of the file)"),
         ("p.csv", "sentence1,text,score\na,b,1\n",
          "{path}:1: the header 'sentence1,text,score' has no column 'sentence2' (a header row naming sentence1, "
          "sentence2 and score or label is required for this layout)"),

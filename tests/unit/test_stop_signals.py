@@ -5,25 +5,105 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from simcse_pl.cli.reporting import user_errors_reported
 from simcse_pl.errors import Preempted
 from simcse_pl.training.preemption import StopSignals, ignore_stop_signals_in_worker
+from simcse_pl.training.preemption import stop_signals_deferred
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGUSR1, 138)])
+def spin() -> None:
+    """Python runs signal handlers between bytecodes: give them some."""
+    for _ in range(1000):
+        pass
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGUSR1, 138), (signal.SIGINT, 130)])
 def test_a_stop_signal_outside_training_raises_preempted_at_once(signum: int, status: int):
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Preempted) as exc, StopSignals() as stop:
         os.kill(os.getpid(), signum)
-        for _ in range(1000):  # the handler runs between bytecodes of this loop
-            pass
+        spin()
     assert stop.received == signum
     assert exc.value.exit_status == status
     assert str(exc.value) == f"stopped by {signal.Signals(signum).name} (outside training: nothing to save)"
     assert signal.getsignal(signal.SIGTERM) is before  # restored
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is KeyboardInterrupt again
+
+
+@pytest.mark.parametrize("first", [signal.SIGINT, signal.SIGTERM])
+def test_once_stopping_a_second_signal_changes_nothing(first: int, capfd):
+    """A second Ctrl-C while the first one's save is written (or while the stop is reported) neither interrupts
+    the save nor replaces the report of what was saved."""
+    with StopSignals() as stop:
+        ours = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, lambda signum, frame: ours(signum, frame))  # Lightning's, during fit
+        os.kill(os.getpid(), first)
+        spin()
+        os.kill(os.getpid(), signal.SIGINT)  # during the save
+        spin()
+        signal.signal(signal.SIGTERM, ours)  # fit is over: the stop is being reported
+        os.kill(os.getpid(), signal.SIGINT)
+        spin()
+    assert stop.received == first
+    notices = capfd.readouterr().err.splitlines()
+    assert notices[0] == (
+        f"{signal.Signals(first).name}: stopping once the step under way is done (and saving the training state); "
+        "another signal changes nothing"
+    )
+    again = (
+        f"SIGINT: already stopping (after {signal.Signals(first).name}); the stop and its save go on. "
+        f"kill -9 {os.getpid()} ends the job at once, keeping the previous last.ckpt"
+    )
+    assert notices[1:] == [again, again]
+
+
+def test_ctrl_c_while_starting_is_raised_once_the_run_can_stop(capsys):
+    """At the entry point a signal is recorded, not raised inside an import; the run's StopSignals raises it."""
+    with pytest.raises(SystemExit) as exit_info, stop_signals_deferred(), user_errors_reported():
+        os.kill(os.getpid(), signal.SIGINT)
+        spin()  # no KeyboardInterrupt here
+        with StopSignals():
+            pytest.fail("the run started although Ctrl-C was pressed")
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err == "stopped by SIGINT (outside training: nothing to save)\n"  # once
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_after_the_run_is_one_line_and_status_130(capsys):
+    with pytest.raises(SystemExit) as exit_info, stop_signals_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        spin()
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err == "stopped by SIGINT (outside training: nothing to save)\n"
+
+
+def test_ctrl_c_while_train_py_starts_is_one_line_and_status_130(tiny_data: Path, tmp_path: Path):
+    """SIGINT as soon as Hydra has made the run folder, while torch and the model load: nothing is trained yet, so
+    nothing is saved; one line, no stack trace (a KeyboardInterrupt inside those imports gave Hydra's error)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), "model=tiny", "trainer=cpu", f"paths.data_dir={tiny_data}",
+         f"data.source.path={tiny_data}/wiki/wiki.txt", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"},
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / ".hydra" / "config.yaml").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-3000:]
+    assert err.strip().splitlines()[-1] == "stopped by SIGINT (outside training: nothing to save)", err[-3000:]
+    assert "Traceback" not in err
+    assert not (tmp_path / "checkpoints").exists()
 
 
 def test_inside_a_trainer_call_the_signal_is_left_to_lightning():
@@ -39,8 +119,7 @@ def test_inside_a_trainer_call_the_signal_is_left_to_lightning():
 
         signal.signal(signal.SIGTERM, lightning)
         os.kill(os.getpid(), signal.SIGTERM)
-        for _ in range(1000):
-            pass
+        spin()
         signal.signal(signal.SIGTERM, ours)
     assert lightning_calls == [signal.SIGTERM] and stop.received == signal.SIGTERM
 
@@ -57,6 +136,7 @@ def test_a_worker_leaves_the_first_sigterm_to_the_main_process_and_ends_on_the_s
     if pid == 0:  # the "worker"
         ignore_stop_signals_in_worker(0)
         os.kill(os.getpid(), signal.SIGUSR1)  # ignored
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C to the process group: ignored
         os.kill(os.getpid(), signal.SIGTERM)  # the process group's: ignored
         for _ in range(100):  # let the first handler run before the second signal
             pass
