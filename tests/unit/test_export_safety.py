@@ -210,7 +210,7 @@ def test_only_the_composed_config_reaches_hydras_instantiate():
     conf/ plus the command line) and config.py (its check) may use them; a saved file goes through the registry."""
     users = {str(p.relative_to(REPO)): names for p in sorted((REPO / "simcse_pl").rglob("*.py"))
              if (names := _hydra_utils_users(p))}
-    assert users == {"simcse_pl/config.py": {"get_object"}, "simcse_pl/run.py": {"instantiate"}}
+    assert users == {"simcse_pl/config.py": {"get_object"}, "simcse_pl/training/run.py": {"instantiate"}}
 
 
 # --- the output folder: a user's folder is refused, an earlier export replaced whole
@@ -353,17 +353,15 @@ def test_train_pys_export_is_staged_too(tmp_path: Path, monkeypatch: pytest.Monk
     """export_model, which run.py calls at the end of training: interrupted, no half-written model/."""
     from transformers import PreTrainedModel
 
-    from simcse_pl.encoders.backbone import load_tokenizer
     from simcse_pl.export.writer import export_model
 
     module = SimCSEModule(model=TINY_MODEL, loss=InfoNCE())
-    tokenizer = load_tokenizer(None, random_init=TINY_MODEL["random_init"])
     monkeypatch.setattr(PreTrainedModel, "save_pretrained", save_pretrained_then(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
-        export_model(module.encoder, module.pooler, tokenizer, str(tmp_path / "model"))
+        export_model(module.sentence_encoder, str(tmp_path / "model"))
     assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()
-    assert export_model(module.encoder, module.pooler, tokenizer, str(tmp_path / "model")) == str(tmp_path / "model")
+    assert export_model(module.sentence_encoder, str(tmp_path / "model")) == str(tmp_path / "model")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
