@@ -95,7 +95,7 @@ class ResumeGuard(Callback):
             return
         for key, value in saved.items():
             now = self._current.get(key)
-            if now != value:
+            if now != value and not (key == PATH_KEY and _same_content(saved, self._current)):
                 raise CheckpointError(_mismatch(key, value, now))
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -175,6 +175,12 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
+def _same_content(saved: dict[str, Any], now: dict[str, Any]) -> bool:
+    """The data file has moved (a copied run folder, a data root mounted elsewhere) but is the same file: its size
+    and SHA-256 are the saved ones, so the saved position still means the same data."""
+    return saved.get(DIGEST_KEY) is not None and all(saved.get(k) == now.get(k) for k in (SIZE_KEY, DIGEST_KEY))
+
+
 def _mismatch(key: str, saved: Any, now: Any) -> str:
     if key == SCHEDULE_KEY:
         return (
@@ -196,6 +202,9 @@ def _mismatch(key: str, saved: Any, now: Any) -> str:
 
 
 SCHEDULE_KEY = "trainer.max_steps / trainer.max_epochs"
+PATH_KEY = "data.source.path"
+SIZE_KEY = "the data file's size in bytes"
+DIGEST_KEY = "the data file's SHA-256"
 WARMUP_KEY = "optim.warmup_ratio"  # the warmup's length is the schedule's shape too (LambdaLR does not save it)
 
 
@@ -211,10 +220,10 @@ def fingerprint(trainer: pl.Trainer) -> dict[str, Any]:
     source = getattr(data, "source", None)
     path = getattr(source, "path", None)
     local = isinstance(path, str) and os.path.isfile(path)
-    settings: dict[str, Any] = {"data.source.path": os.path.abspath(path) if local else path}
+    settings: dict[str, Any] = {PATH_KEY: os.path.abspath(path) if local else path}
     if local:
-        settings["the data file's size in bytes"] = os.path.getsize(path)
-        settings["the data file's SHA-256"] = file_digest(path)
+        settings[SIZE_KEY] = os.path.getsize(path)
+        settings[DIGEST_KEY] = file_digest(path)
     if source is not None and hasattr(source, "__len__"):
         settings["the number of training examples"] = len(source)
     for key in ("batch_size", "max_samples", "shuffle", "drop_last", "seed"):

@@ -17,6 +17,7 @@ from train_runs import run_train
 
 from simcse_pl.cli.evaluate import encode_main, eval_main
 from simcse_pl.evaluation import load_task
+from simcse_pl.export.model_card import write_card
 from simcse_pl.export.writer import export_model, trained_dims
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
@@ -40,8 +41,9 @@ def tiny_module(pooler: str, objective) -> SimCSEModule:
 
 
 def export(module: SimCSEModule, out: Path) -> Path:
-    export_model(module.sentence_encoder, str(out),
-                 objective=module.objective)
+    """The export and its card, as a run writes them (the card once the export is complete)."""
+    export_model(module.sentence_encoder, str(out), objective=module.objective)
+    write_card(out)
     return out
 
 

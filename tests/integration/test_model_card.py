@@ -22,6 +22,7 @@ import yaml
 from safetensors.torch import load_file
 from train_runs import run_train
 
+from simcse_pl.export.model_card import write_card
 from simcse_pl.export.writer import export_model
 from simcse_pl.cli.export import main, objective_from_config
 from simcse_pl.inference import SimCSE
@@ -150,7 +151,7 @@ def test_transformers_snippet_of_each_pooler(pooler: str, mlp_only_train: bool, 
     if module.pooler.mlp is not None:
         torch.nn.init.normal_(module.pooler.mlp.dense.weight, std=0.5)
     export_model(module.sentence_encoder, str(tmp_path))
-    card = (tmp_path / "README.md").read_text()
+    card = write_card(tmp_path).read_text()
     expected = np.asarray(SimCSE.from_pretrained(tmp_path, device="cpu").encode(EXAMPLES), dtype=np.float32)
     np.testing.assert_allclose(run_snippet(card, "Transformers", tmp_path), expected, atol=1e-5)
     if pooler == "avg_first_last":  # two layers: no sentence-transformers files, and the card says so
