@@ -51,7 +51,7 @@ from simcse_pl.data.collate import Collator
 from simcse_pl.training.datamodule import SimCSEDataModule
 from simcse_pl.encoders.backbone import load_tokenizer
 from simcse_pl.training.module import SimCSEModule
-from simcse_pl.data.sources import TextLines
+from simcse_pl.data.sources.text_lines import TextLines
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULTS = {

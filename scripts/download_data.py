@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 try:
-    from simcse_pl.data import downloads as data_files
     from simcse_pl import hub
 except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -17,6 +17,7 @@ names, the one place they are declared (``signature_schema``): a new objective b
 import ast
 import dataclasses
 import inspect
+import logging
 import os
 import typing
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseExceptio
 
 from simcse_pl.checks import Check, at_least, between, declared_check, greater, one_of
 from simcse_pl.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def conf_dir(package: Path = Path(__file__).resolve().parent) -> Path:
@@ -280,10 +283,63 @@ def register_schemas() -> None:
 register_schemas()
 
 
+# Class paths of the flat layout (before the package was grouped into wings) -> today's, so that a user's own
+# config file written then (an experiment, a callback list, a run's saved .hydra/config.yaml reused with
+# --config-dir) keeps working. The losses kept their paths.
+MOVED_TARGETS = {
+    "simcse_pl.datamodule.SimCSEDataModule": "simcse_pl.training.datamodule.SimCSEDataModule",
+    "simcse_pl.sources.TextLines": "simcse_pl.data.sources.text_lines.TextLines",
+    "simcse_pl.sources.NLITriplets": "simcse_pl.data.sources.nli.NLITriplets",
+    "simcse_pl.sources.HFText": "simcse_pl.data.sources.hf.HFText",
+    "simcse_pl.sources.HFNLI": "simcse_pl.data.sources.hf.HFNLI",
+    "simcse_pl.sources.ScoredPairs": "simcse_pl.data.sources.scored_pairs.ScoredPairs",
+    "simcse_pl.no_duplicates.NoDuplicates": "simcse_pl.data.samplers.no_duplicates.NoDuplicates",
+    "simcse_pl.word_repetition.WordRepetition": "simcse_pl.data.views.word_repetition.WordRepetition",
+    "simcse_pl.checkpointing.AtomicCheckpointIO": "simcse_pl.training.checkpointing.AtomicCheckpointIO",
+    "simcse_pl.checkpointing.BestCheckpoint": "simcse_pl.training.checkpointing.BestCheckpoint",
+    "simcse_pl.checkpointing.ExactResume": "simcse_pl.training.checkpointing.ExactResume",
+    "simcse_pl.checkpointing.ResumeCheckpoint": "simcse_pl.training.checkpointing.ResumeCheckpoint",
+    "simcse_pl.callbacks.BestMetric": "simcse_pl.training.callbacks.BestMetric",
+    "simcse_pl.callbacks.Throughput": "simcse_pl.training.callbacks.Throughput",
+    "simcse_pl.console.ConsoleReport": "simcse_pl.training.console_report.ConsoleReport",
+    "simcse_pl.guards.NonFiniteGuard": "simcse_pl.training.guards.NonFiniteGuard",
+    "simcse_pl.guards.TruncationCounter": "simcse_pl.training.guards.TruncationCounter",
+    "simcse_pl.loggers.CSVLogger": "simcse_pl.training.loggers.CSVLogger",
+    "simcse_pl.loggers.WandbLogger": "simcse_pl.training.loggers.WandbLogger",
+    "simcse_pl.resume.ResumeGuard": "simcse_pl.training.resume.ResumeGuard",
+    "simcse_pl.errors.SweepErrors": "simcse_pl.cli.reporting.SweepErrors",
+}
+
+
+def upgrade_targets(node: Any) -> list[str]:
+    """Rewrite, in place, every ``_target_`` under ``node`` that names a class by its flat-layout path
+    (``MOVED_TARGETS``); the old paths found, so the caller can say once that they still work but have moved."""
+    found: list[str] = []
+    if isinstance(node, (DictConfig, ListConfig)) and node._is_none():
+        return found
+    if isinstance(node, DictConfig):
+        target = node.get("_target_") if "_target_" in node else None
+        if isinstance(target, str) and target in MOVED_TARGETS:
+            node._target_ = MOVED_TARGETS[target]
+            found.append(target)
+        for key in node:
+            if not OmegaConf.is_missing(node, key) and not OmegaConf.is_interpolation(node, key):
+                found += upgrade_targets(node._get_node(key))
+    elif isinstance(node, ListConfig):
+        for item in node._iter_ex(resolve=False):
+            found += upgrade_targets(item)
+    return found
+
+
 def check_config(cfg: DictConfig) -> None:
-    """Types of the pluggable parts and every declared range of the composed config, before anything loads.
+    """Types of the pluggable parts and every declared range of the composed config, before anything loads
+    (class paths of the flat layout are first upgraded to today's: ``MOVED_TARGETS``).
 
     Raises ``ConfigError`` naming the first key at fault, its value and what is allowed."""
+    moved = upgrade_targets(cfg)
+    if moved:
+        log.warning("config: %s moved; read as %s (update your config files)", ", ".join(sorted(set(moved))),
+                    ", ".join(sorted({MOVED_TARGETS[t] for t in moved})))
     pluggable = ("trainer", "loss", "data.source", "data.views", "data.sampler")
     for key in (*pluggable, *(f"auxiliary.{name}" for name in cfg.get("auxiliary") or {})):
         node = OmegaConf.select(cfg, key)

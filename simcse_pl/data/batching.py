@@ -14,7 +14,8 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from simcse_pl.data.samplers.base import Sampler
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import Example, HFText
+from simcse_pl.data.sources.base import Example
+from simcse_pl.data.sources.hf import HFText
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from transformers.tokenization_utils_base import BatchEncoding, PreTrainedTokenizerBase
 
-from simcse_pl.data.sources import Example, Labeled
+from simcse_pl.data.sources.base import Example, Labeled
 from simcse_pl.data.views.base import View
 
 

@@ -1,6 +1,6 @@
 """One reader for files of sentence pairs with a gold score or label (STS-style data), in every layout they ship in.
 
-Used to train on scored pairs (``simcse_pl.data.sources.ScoredPairs``, ``data=pairs``) and meant for evaluation on
+Used to train on scored pairs (``simcse_pl.data.sources.scored_pairs.ScoredPairs``, ``data=pairs``) and meant for evaluation on
 such files too, so it imports nothing from training: only the input checks of ``simcse_pl.data.sources``.
 
 Layouts (``layout=``; ``auto`` tells them apart by the file's name and first non-blank line):

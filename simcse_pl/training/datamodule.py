@@ -22,7 +22,7 @@ from simcse_pl.evaluation import Task, load_tasks
 from simcse_pl.data.collate import clip_text
 from simcse_pl.data.samplers.base import Sampler
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import HFText
+from simcse_pl.data.sources.hf import HFText
 from simcse_pl.data.views.base import View
 from simcse_pl.data.collate import Collator
 

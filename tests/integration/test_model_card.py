@@ -261,7 +261,7 @@ def test_hub_ids_become_metadata_local_paths_do_not(tmp_path: Path):
     export = ExportFacts("avg", False, None, None, 32, "bert", None, None, False)
     streamed = RunFacts(config={
         "model": {"name_or_path": "sentence-transformers/all-MiniLM-L6-v2"},
-        "data": {"source": {"_target_": "simcse_pl.data.sources.HFText", "path": "princeton-nlp/datasets-for-simcse",
+        "data": {"source": {"_target_": "simcse_pl.data.sources.hf.HFText", "path": "princeton-nlp/datasets-for-simcse",
                             "data_files": "wiki1m_for_simcse.txt"}},
         "loss": {"_target_": "simcse_pl.losses.matryoshka.Matryoshka", "dims": [32, 16],
                  "inner": {"_target_": "simcse_pl.losses.cosent.CoSENT", "scale": 20.0}},
@@ -274,7 +274,7 @@ def test_hub_ids_become_metadata_local_paths_do_not(tmp_path: Path):
     assert "  - **inner:** `CoSENT` (`simcse_pl.losses.cosent.CoSENT`): `scale`=20.0" in card
     assert "`princeton-nlp/datasets-for-simcse` (`wiki1m_for_simcse.txt`)" in card
     local = RunFacts(config={"model": {"name_or_path": str(tmp_path)},
-                             "data": {"source": {"_target_": "simcse_pl.data.sources.HFText", "path": str(tmp_path)}}})
+                             "data": {"source": {"_target_": "simcse_pl.data.sources.hf.HFText", "path": str(tmp_path)}}})
     data = card_data(export, local, "title").to_dict()
     assert "base_model" not in data and "datasets" not in data
 
@@ -345,7 +345,7 @@ def test_file_names_and_config_values_are_escaped(tmp_path: Path):
         config={
             "model": {"name_or_path": str(tmp_path / "my|model<b>"), "random_init": None},
             "data": {"val_tasks": [pair_file], "test_tasks": [pair_file], "batch_size": "16 | <img src=x>",
-                     "source": {"_target_": "simcse_pl.data.sources.ScoredPairs", "path": str(tmp_path / f"{NASTY}.csv")}},
+                     "source": {"_target_": "simcse_pl.data.sources.scored_pairs.ScoredPairs", "path": str(tmp_path / f"{NASTY}.csv")}},
             "loss": {"_target_": "simcse_pl.losses.cosent.CoSENT", "scale": "<script>alert(1)</script>|20"},
             "auxiliary": {"a|b`c": {"_target_": "simcse_pl.losses.InfoNCE", "tau": "0.05\n---\nx: 1"}},
             "task_name": "run\n---\nname: injected",

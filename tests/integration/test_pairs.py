@@ -63,7 +63,7 @@ def test_cosent_trains_on_a_pairs_file_through_train_py(tiny_data: Path, tmp_pat
     # CoSENT of a random batch of 8 scored pairs at λ = 20: far from 0 (no labels would have raised)
     assert math.isfinite(results["train"]["train/loss"]) and results["train"]["train/loss"] > 1.0
     composed = (run_dir / ".hydra" / "config.yaml").read_text()
-    assert "_target_: simcse_pl.data.sources.ScoredPairs" in composed and "_target_: simcse_pl.losses.cosent.CoSENT" in composed
+    assert "_target_: simcse_pl.data.sources.scored_pairs.ScoredPairs" in composed and "_target_: simcse_pl.losses.cosent.CoSENT" in composed
     assert "pairs.csv: 40 pairs (header layout), scores 0" in done.stdout + done.stderr
 
 
@@ -117,7 +117,7 @@ def test_quickstart_presets_are_the_compared_recipe(preset, loss, batch_size, ep
     cfg = compose_config(f"experiment={preset}")
     check_config(cfg)
     assert cfg.model.name_or_path == "sentence-transformers/all-MiniLM-L6-v2" and cfg.model.pooler == "avg"
-    assert cfg.data.source._target_ == "simcse_pl.data.sources.ScoredPairs"
+    assert cfg.data.source._target_ == "simcse_pl.data.sources.scored_pairs.ScoredPairs"
     assert cfg.data.source.path.endswith("stsb/sts-train.csv") and cfg.data.source.normalize is None
     assert (cfg.data.batch_size, cfg.trainer.max_epochs, cfg.data.max_len, cfg.data.drop_last) == (batch_size, epochs, 64, False)
     assert (cfg.optim.lr, cfg.optim.warmup_ratio, cfg.optim.weight_decay, cfg.seed) == (2e-5, 0.1, 0.0, 42)

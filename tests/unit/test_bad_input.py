@@ -22,7 +22,8 @@ from simcse_pl.evaluation import load_stsb, load_task
 from simcse_pl.data.collate import TRUNCATED_KEY
 from simcse_pl.training.guards import TruncationCounter
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import NLITriplets, TextLines
+from simcse_pl.data.sources.nli import NLITriplets
+from simcse_pl.data.sources.text_lines import TextLines
 
 REPO = Path(__file__).resolve().parents[2]
 MISSING_HINT = "It is not a file this project downloads: check the path."  # a file of no download (data_files.py)

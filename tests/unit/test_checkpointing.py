@@ -12,7 +12,7 @@ import torch
 
 from simcse_pl.training.checkpointing import AtomicCheckpointIO, ExactResume, ResumableLoader
 from simcse_pl.data.batching import ShardedBatches
-from simcse_pl.data.sources import TextLines
+from simcse_pl.data.sources.text_lines import TextLines
 
 
 def identity(examples, rng=None):

@@ -6,7 +6,7 @@ import pytest
 
 from simcse_pl.data.batching import StreamedBatches
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import HFText
+from simcse_pl.data.sources.hf import HFText
 
 
 def identity(examples, rng=None):

@@ -23,7 +23,8 @@ from simcse_pl.evaluation import encode, load_stsb, load_task
 from simcse_pl.data.collate import TRUNCATED_KEY
 from simcse_pl.encoders.poolers import build_pooler
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import NLITriplets, TextLines
+from simcse_pl.data.sources.nli import NLITriplets
+from simcse_pl.data.sources.text_lines import TextLines
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 128}

@@ -16,7 +16,7 @@ from simcse_pl.evaluation.clustering import load_clustering
 from simcse_pl.evaluation.retrieval import load_beir
 from simcse_pl.data.pair_files import read_pairs
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import NLITriplets
+from simcse_pl.data.sources.nli import NLITriplets
 
 PYTHON_DEFAULT = 131072  # csv.field_size_limit() of a fresh interpreter
 LONG = " ".join(f"word{i}" for i in range(30_000))  # ~230 KB, one passage

@@ -11,7 +11,8 @@ import pytest
 
 from simcse_pl.data.batching import ShardedBatches, StreamedBatches
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import HFNLI, NLITriplets
+from simcse_pl.data.sources.hf import HFNLI
+from simcse_pl.data.sources.nli import NLITriplets
 
 HEAD72 = Path(__file__).resolve().parents[3] / "shared" / "data" / "nli" / "nli_for_simcse_head72.csv"
 

@@ -18,7 +18,8 @@ from simcse_pl.config import check_config, compose_config
 from simcse_pl.data.samplers.no_duplicates import NoDuplicates
 from simcse_pl.data.samplers.base import Sampler
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import Labeled, NLITriplets
+from simcse_pl.data.sources.base import Labeled
+from simcse_pl.data.sources.nli import NLITriplets
 
 
 def snli_like(premises: int = 100, seed: int = 0) -> list[tuple[str, str, str]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from simcse_pl.data.batching import ShardedBatches
-from simcse_pl.data.sources import TextLines
+from simcse_pl.data.sources.text_lines import TextLines
 
 
 def texts(examples: list[tuple[str, ...]], rng=None) -> list[str]:

@@ -40,11 +40,11 @@ def test_preset_matches_the_paper(preset):
     assert (cfg.data.max_len, cfg.loss.tau, cfg.model.pooler) == (32, 0.05, "cls")
     assert cfg.model.mlp_only_train is not supervised
     if supervised:
-        assert cfg.data.source._target_ == "simcse_pl.data.sources.NLITriplets"
+        assert cfg.data.source._target_ == "simcse_pl.data.sources.nli.NLITriplets"
         assert cfg.data.source.path.endswith("nli/nli_for_simcse.csv")
         assert cfg.loss.hard_negative_weight == 0.0  # log α, α = 1
     else:
-        assert cfg.data.source._target_ == "simcse_pl.data.sources.TextLines"
+        assert cfg.data.source._target_ == "simcse_pl.data.sources.text_lines.TextLines"
         assert cfg.data.source.path.endswith("wiki/wiki1m_for_simcse.txt")
     assert f"avg STS {sts_avg}" in (CONF / "experiment" / f"{preset}.yaml").read_text()
 
@@ -56,7 +56,7 @@ def test_every_paper_preset_is_in_the_table():
 
 def test_supervised_is_a_config_choice():
     cfg = composed("data=nli", "loss=infonce_hard_negatives")
-    assert cfg.data.source._target_ == "simcse_pl.data.sources.NLITriplets"
+    assert cfg.data.source._target_ == "simcse_pl.data.sources.nli.NLITriplets"
     assert cfg.data.source.on_bad_row == "error"
     assert cfg.loss.hard_negative_weight == 0.0
 

@@ -6,7 +6,7 @@ from torch.utils.data import DataLoader
 
 from simcse_pl.data.batching import ShardedBatches
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import TextLines
+from simcse_pl.data.sources.text_lines import TextLines
 
 
 def identity(examples, rng=None):

@@ -17,7 +17,7 @@ from simcse_pl.losses.cosent import CoSENT, refuse_unranked_data
 from simcse_pl.losses.matryoshka import Matryoshka
 from simcse_pl.training.run import run
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import ScoredPairs
+from simcse_pl.data.sources.scored_pairs import ScoredPairs
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from simcse_pl.data.samplers.base import Sampler
 from simcse_pl.errors import DataError
-from simcse_pl.data.sources import Labeled
+from simcse_pl.data.sources.base import Labeled
 
 
 def text_key(text: str) -> int:
