@@ -51,7 +51,7 @@ except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from simcse_pl import hub
 
-from simcse_pl.data.downloads import CMTEB_SETS, CMTEB_SOURCE, DATA_FILES, FULL, QUICKSTART, SOURCES, DataFile
+from simcse_pl.data.downloads import CMTEB_SETS, CMTEB_ORIGIN, DATA_FILES, FULL, QUICKSTART, ORIGINS, DataFile
 
 WIKI_SAMPLE, NLI_SAMPLE = 11_914, 72
 SICK_NAMES = ("SICK_train.txt", "SICK_trial.txt", "SICK_test_annotated.txt")
@@ -178,7 +178,7 @@ def snli_from_hub(cache: Path) -> list[tuple[str, str, str]]:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
-    repo, filename = SOURCES["snli"].hub
+    repo, filename = ORIGINS["snli"].hub
     try:
         return list(read_snli(Path(hf_hub_download(repo, filename, repo_type="dataset", cache_dir=str(cache)))))
     except EntryNotFoundError as e:
@@ -339,7 +339,7 @@ class LocalFiles:
                 any(wanted_by(senteval_target(tuple(rel.split("/"))) or "", [e]) for rel in self.senteval_files())
                 for e in entries
             )
-        return self.named(SOURCES[source].name) is not None
+        return self.named(ORIGINS[source].name) is not None
 
 
 def announce(data_dir: Path, todo: list[DataFile], origin: str) -> None:
@@ -351,7 +351,7 @@ def from_dir(source_dir: Path, data_dir: Path, todo: list[DataFile]) -> None:
     by_source = group(todo)
     lacking = [s for s, entries in by_source.items() if not local.has(s, entries)]
     if lacking:
-        needs = "; ".join(f"{SOURCES[s].local} (for {', '.join(e.path for e in by_source[s])})" for s in lacking)
+        needs = "; ".join(f"{ORIGINS[s].local} (for {', '.join(e.path for e in by_source[s])})" for s in lacking)
         raise Unavailable(f"error: --from {source_dir}: not found there: {needs}")
     announce(data_dir, todo, str(source_dir))
     for source, entries in by_source.items():
@@ -364,7 +364,7 @@ def from_dir(source_dir: Path, data_dir: Path, todo: list[DataFile]) -> None:
         elif source == "snli":
             write_triplets(snli_triplets(read_snli(local.snli())), data_dir / "nli/snli_dev_triplets.csv")
         else:
-            build(source, local.named(SOURCES[source].name), data_dir, entries)
+            build(source, local.named(ORIGINS[source].name), data_dir, entries)
 
 
 def from_hub(data_dir: Path, todo: list[DataFile], cache: Path) -> None:
@@ -375,7 +375,7 @@ def from_hub(data_dir: Path, todo: list[DataFile], cache: Path) -> None:
         from huggingface_hub import hf_hub_download
 
         for source in by_source:
-            repo, filename = SOURCES[source].hub
+            repo, filename = ORIGINS[source].hub
             try:
                 cached[source] = Path(hf_hub_download(repo, filename, repo_type="dataset", cache_dir=str(cache),
                                                       local_files_only=True))
@@ -406,7 +406,7 @@ def from_hub(data_dir: Path, todo: list[DataFile], cache: Path) -> None:
 def hub_download(source: str, cache: Path) -> Path:
     from huggingface_hub import hf_hub_download
 
-    repo, filename = SOURCES[source].hub
+    repo, filename = ORIGINS[source].hub
     return Path(hf_hub_download(repo, filename, repo_type="dataset", cache_dir=str(cache)))
 
 
@@ -414,9 +414,9 @@ def offline_message(why: str, data_dir: Path, by_source: dict[str, list[DataFile
     """One line: what could not be fetched (by hub dataset), why, and how to build from files got elsewhere."""
     repos: dict[str, list[str]] = {}
     for source in lacking:
-        repos.setdefault(SOURCES[source].hub[0], []).append(SOURCES[source].name)
+        repos.setdefault(ORIGINS[source].hub[0], []).append(ORIGINS[source].name)
     what = " and ".join(f"{', '.join(names)} ({repo})" for repo, names in repos.items())
-    holding = "; ".join(SOURCES[s].local for s in lacking)
+    holding = "; ".join(ORIGINS[s].local for s in lacking)
     full = " --full" if any_full(by_source) else ""
     return (f"error: cannot fetch {what} from the Hugging Face hub: {why}. Get them elsewhere and run "
             f"`python scripts/download_data.py --data-dir {data_dir}{full} --from DIR`, DIR holding: {holding}")
@@ -429,7 +429,7 @@ def any_full(by_source: dict[str, list[DataFile]]) -> bool:
 def group(todo: list[DataFile]) -> dict[str, list[DataFile]]:
     by_source: dict[str, list[DataFile]] = {}
     for entry in todo:
-        by_source.setdefault(entry.source, []).append(entry)
+        by_source.setdefault(entry.origin, []).append(entry)
     return by_source
 
 
@@ -479,7 +479,7 @@ def chinese_from_dir(source_dir: Path, data_dir: Path, todo: list[str]) -> None:
         else:
             lacking.append(name)
     if lacking:
-        raise Unavailable(f"error: --from {source_dir}: not found there: {', '.join(lacking)} ({CMTEB_SOURCE.local})")
+        raise Unavailable(f"error: --from {source_dir}: not found there: {', '.join(lacking)} ({CMTEB_ORIGIN.local})")
     for filename in SOHU_FILES:
         path = local.named(filename)
         if path is not None and not (root / "SOHU" / filename).exists():
@@ -492,7 +492,7 @@ def chinese_from_hub(data_dir: Path, todo: list[str], cache: Path) -> None:
         repos = ", ".join(f"C-MTEB/{n}" for n in names)
         return Unavailable(f"error: cannot fetch {repos} from the Hugging Face hub: {why}. Get them elsewhere and run "
                            f"`python scripts/download_data.py --data-dir {data_dir} --chinese --from DIR`, DIR holding: "
-                           f"{CMTEB_SOURCE.local}")
+                           f"{CMTEB_ORIGIN.local}")
 
     why = hub.hub_unreachable()
     if why is not None:

@@ -13,46 +13,30 @@ import argparse
 import csv
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 try:
-    import simcse_pl  # noqa: F401
+    from simcse_pl.cli.report import read_run
 except ImportError:  # run from a checkout without the package installed
-    import sys
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from simcse_pl.cli.report import read_run
 
 OBJECTIVE = "objective"
 
 
-def parse_value(text: str) -> Any:
-    """An override value as a number when it is one, so sweeps sort and plot numerically."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def read_job(job_dir: Path, multirun_dir: Path) -> dict[str, Any]:
     """One row: ``params`` (the job's overrides), its objective (best validated value of ``results["metric"]``,
-    as run() returns it), before/final/test metrics and throughput; ``status`` says why there is no objective."""
-    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    params = dict(o.lstrip("+~").partition("=")[::2] for o in overrides)
-    row: dict[str, Any] = {"job": str(job_dir.relative_to(multirun_dir))}
-    row["params"] = {k: parse_value(v) for k, v in params.items()}
-    results_path = job_dir / "results.json"
-    if not results_path.exists():
-        return {**row, "status": job_error(job_dir) or "no results.json (failed or running)"}
-    results = json.loads(results_path.read_text())
-    metric = row["metric"] = results["metric"]
-    row[OBJECTIVE] = results.get("best", results.get("before", {})).get(metric)
+    as run() returns it), before/final/test metrics and throughput; ``status`` says why there is no objective.
+    The run folder is read by ``simcse-report``'s reader (``simcse_pl.cli.report.read_run``)."""
+    run = read_run(job_dir, multirun_dir)
+    row: dict[str, Any] = {"job": run.label, "params": run.params}
+    if run.results is None:
+        return {**row, "status": job_error(job_dir) or run.problem or "no results.json (failed or running)"}
+    results = run.results
+    metric = row["metric"] = run.metric
+    row[OBJECTIVE] = run.objective
     row["best_step"] = results.get("best", {}).get("step")
     row["before"] = results.get("before", {}).get(metric)
     row["final"] = results.get("final", {}).get(metric)

@@ -48,7 +48,7 @@ CONF_DIR = conf_dir()
 def registered_pooler_names(folder: Path = Path(__file__).resolve().parent / "encoders" / "poolers") -> tuple[str, ...]:
     """The names in the ``@register(...)`` lines of simcse_pl/encoders/poolers/*.py, read from the source so that composing
     and checking a config imports no torch: a new pooler file is all it takes for ``model.pooler`` to accept its
-    name (tests/unit/test_encoder.py checks this equals the imported registry)."""
+    name (tests/unit/encoders/test_encoder.py checks this equals the imported registry)."""
     names: list[str] = []
     for path in sorted(folder.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -124,17 +124,24 @@ class DataConfig:
     source: Any = None
     views: Any = None
     sampler: Any = None
+    # use only the first N examples (null: all)
     max_samples: Optional[Annotated[int, at_least(1)]] = None
+    # per training process (the presets split the paper's global batch with ${per_device:N})
     batch_size: Annotated[int, at_least(2)] = 64
+    # tokens per training sentence; longer ones are cut (and counted: train/truncated_sentences)
     max_len: Annotated[int, at_least(4)] = 32
     shuffle: bool = True
     drop_last: bool = True
     num_workers: Annotated[int, at_least(0)] = 2
     seed: int = 42
+    # validated every trainer.val_check_interval steps; the first one's main metric selects the best checkpoint
     val_tasks: List[str] = field(default_factory=lambda: ["stsb"])
+    # trainer.test on the best checkpoint; the paper's table: [sts12,sts13,sts14,sts15,sts16,stsb,sickr] (needs
+    # `make data` with --full: STS12-16 and SICK-R). Hugging Face ids work too, e.g. mteb/sts12-sts
     test_tasks: Optional[List[str]] = field(default_factory=lambda: ["stsb"])
     data_dir: str = "data"
     eval_batch_size: Annotated[int, at_least(1)] = 128
+    # tokens per evaluation sentence (null: the model's limit)
     eval_max_len: Optional[Annotated[int, at_least(4)]] = None
 
 
@@ -207,11 +214,14 @@ class TrainConfig:
 
     task_name: str = "train"
     seed: int = 42
+    # what run() does, in order: validate the untrained model, fit, export the best checkpoint, test it
     validate_before: bool = True
     train: bool = True
     export: bool = True
     test: bool = True
+    # resume: a checkpoint path, or "last" for <run dir>/checkpoints/last.ckpt
     ckpt_path: Optional[str] = None
+    # sweeps maximise this metric (returned by run())
     optimized_metric: str = "val/stsb_spearman"
     paths: PathsConfig = field(default_factory=PathsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

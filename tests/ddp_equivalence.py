@@ -1,6 +1,6 @@
 """Machinery for the DDP equivalence tests: the same steps trained by 2 CPU processes (gloo) and by 1 process on
 the concatenated batch, in float64, recording each step's loss and DDP-averaged gradients for comparison.
-Used by tests/unit/test_ddp_gather.py for InfoNCE and by the tests of every other objective.
+Used by tests/unit/training/test_ddp_gather.py for InfoNCE and by the tests of every other objective.
 
 Dropout is switched off in the tiny model's config: the 1-process and 2-process runs encode the same
 sentences in different processes and batch shapes, so their dropout masks could never match, and the tests
@@ -23,16 +23,9 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from simcse_pl.losses.base import Objective
 from simcse_pl.training.module import SimCSEModule
+from tiny_model import NO_DROPOUT_BERT, TINY_MODEL
 
-TINY = {
-    "name_or_path": None,
-    "random_init": {
-        "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 64, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
-    },
-    "pooler": "cls",
-    "mlp_only_train": False,
-}
+TINY = {**TINY_MODEL, "random_init": NO_DROPOUT_BERT, "mlp_only_train": False}
 Step = tuple[dict[str, torch.Tensor], list[int]]  # a global batch and how many rows each of 2 ranks holds
 
 

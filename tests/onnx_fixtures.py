@@ -1,4 +1,4 @@
-"""The tiny export the ONNX tests run on (tests/unit/test_onnx.py, tests/integration/test_benchmark_inference.py)."""
+"""The tiny export the ONNX tests run on (tests/unit/export/test_onnx.py, tests/integration/test_benchmark_inference.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import torch
 from simcse_pl.export.writer import export_model
 from simcse_pl.losses import InfoNCE
 from simcse_pl.training.module import SimCSEModule
+from tiny_model import WIDE_INIT_BERT as TINY
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 128, "initializer_range": 0.2}
 
 
 def export_tiny(out: Path, pooler: str = "cls", prompt: dict[str, Any] | None = None) -> Path:

@@ -1,11 +1,23 @@
-"""Driving a train.py subprocess in kill-and-resume tests: wait for it to finish, or SIGKILL it once its fault
-hook has frozen it (no handler, no cleanup: what a crash or an OOM kill leaves behind)."""
+"""Driving a train.py subprocess in kill-and-resume tests: start it as a user would, wait for it to finish, or
+SIGKILL it once its fault hook has frozen it (no handler, no cleanup: what a crash or an OOM kill leaves behind)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def start(cmd: list[str], new_session: bool = False, **env: str) -> subprocess.Popen:
+    """``cmd`` in the background, as a user runs it (one-line errors: no ``HYDRA_FULL_ERROR``), with one BLAS
+    thread (several runs share the cores) and wandb off; stderr captured. ``new_session``: its own process group,
+    as a container's or a SLURM job's (a signal to the group reaches its dataloader workers too)."""
+    base = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.Popen(cmd, cwd=REPO, env={**base, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=new_session)
 
 
 def finish(proc: subprocess.Popen, timeout: float = 600) -> None:

@@ -1,5 +1,6 @@
-"""train.py run the way the integration tests run it: a subprocess on the tiny random BERT, on the CPU, with no
-dataloader workers and batches of 16, on a data root's wiki file, in a given run (or sweep) folder.
+"""train.py run the way the integration tests run it: a subprocess with ``debug=fast`` (conf/debug/fast.yaml: the
+tiny random BERT on the CPU, no dataloader workers, batches of 16), on a data root's wiki file, in a given run (or
+sweep) folder.
 
 Each test file used to spell out this command line, its environment and its timeout for itself; they live here
 once, so a test shows only the overrides that make it what it is, and a change to the common command is one edit.
@@ -19,7 +20,7 @@ def run_train(
     run_dir: Path, *overrides: str, data_dir: Path, source: str | Path | None = None, multirun: bool = False,
     check: bool = True, full_error: bool = True, timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
-    """``python train.py [-m] model=tiny trainer=cpu ... *overrides``, output captured.
+    """``python train.py [-m] debug=fast ... *overrides``, output captured.
 
     ``source``: ``data.source.path`` (``<data_dir>/wiki/wiki.txt`` if None). ``multirun``: ``-m``, with
     ``run_dir`` as ``hydra.sweep.dir``. ``overrides`` come last, so one can replace a base value.
@@ -28,7 +29,7 @@ def run_train(
     """
     args = [
         sys.executable, str(REPO / "train.py"), *(["-m"] if multirun else []),
-        "model=tiny", "trainer=cpu", "data.num_workers=0", "data.batch_size=16",
+        "debug=fast",
         f"paths.data_dir={data_dir}", f"data.source.path={source or f'{data_dir}/wiki/wiki.txt'}",
         f"hydra.{'sweep' if multirun else 'run'}.dir={run_dir}", *overrides,
     ]

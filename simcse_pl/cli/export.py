@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 @dataclass(frozen=True)
-class Source:
+class ExportInput:
     """The checkpoint to export, the run folder it belongs to (None for a lone checkpoint) and where it goes."""
 
     checkpoint: Path
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.private and not args.push_to_hub:
             raise ValueError("--private applies to --push-to-hub ORG/NAME: give the repo to create")
-        source = resolve_source(Path(args.run_dir), args.output, args.overwrite)
+        source = resolve_input(Path(args.run_dir), args.output, args.overwrite)
         if args.push_to_hub:
             check_hub(args.push_to_hub)
         if args.onnx:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def resolve_source(path: Path, output: str | None, overwrite: bool = False) -> Source:
+def resolve_input(path: Path, output: str | None, overwrite: bool = False) -> ExportInput:
     """What ``RUN_DIR`` names: a run folder (its selected checkpoint) or a ``.ckpt`` (inside a run folder or not),
     and the folder to write, checked (``check_output_folder``)."""
     if path.is_file():
@@ -114,7 +114,7 @@ def resolve_source(path: Path, output: str | None, overwrite: bool = False) -> S
     if out_dir is None:
         raise ValueError(f"{path} is not inside a run folder: give the folder to write with --output DIR")
     check_output_folder(out_dir, overwrite, [p for p in (path, run_dir) if p is not None])
-    return Source(path, run_dir, out_dir, selected)
+    return ExportInput(path, run_dir, out_dir, selected)
 
 
 def check_output_folder(out_dir: Path, overwrite: bool, sources: list[Path]) -> None:
@@ -170,7 +170,7 @@ def check_hub(repo_id: str) -> None:
 
 
 def export_checkpoint(
-    source: Source, model_id: str | None, trust_remote_code: bool = False, onnx: bool = False
+    source: ExportInput, model_id: str | None, trust_remote_code: bool = False, onnx: bool = False
 ) -> tuple[Path, list[str]]:
     """Export ``source.checkpoint`` to ``source.out_dir`` with its card (and, with ``onnx``, its ONNX files), all in
     one staged folder that replaces ``out_dir`` when complete; ``model_id``: the hub repo it goes to. Returns the
@@ -227,7 +227,7 @@ def push(model_dir: Path, repo_id: str, private: bool) -> str:
     return str(url)
 
 
-def _run_facts(source: Source) -> Any:
+def _run_facts(source: ExportInput) -> Any:
     """The run's facts for the card: all of them for the weights the run selected, its config alone for another
     checkpoint of it (the scores are not this one's), and for a lone checkpoint the model settings it holds."""
     from simcse_pl.export.model_card import RunFacts

@@ -36,7 +36,7 @@ from simcse_pl.evaluation.base import PAPER_COLUMNS, unflatten
 
 SEVEN = list(PAPER_COLUMNS)
 # the SimCSE paper's test Spearman (×100, STS12-16 "all"), Table 5 (base) and Table B.1 (large); the average of each
-# row is the "avg STS" in the preset's comment (tests/unit/test_report.py checks they agree)
+# row is the "avg STS" in the preset's comment (tests/integration/test_report.py checks they agree)
 PAPER: dict[str, tuple[float, ...]] = {
     "unsup_bert_base": (68.40, 82.41, 74.38, 80.91, 78.56, 76.85, 72.23),
     "unsup_bert_large": (70.88, 84.16, 76.43, 84.50, 79.76, 79.26, 73.88),

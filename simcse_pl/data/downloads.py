@@ -1,8 +1,8 @@
 """The files the project reads under the data root, where each comes from and the command that produces it.
 
 One table, read by ``scripts/download_data.py`` (what to fetch and build) and by the "no such file" errors of
-``sources.check_file`` (which command to run for the missing file, or that the file is not one the project
-downloads). Light on purpose: no third-party imports, so an error message costs nothing.
+``simcse_pl.data.files.check_file`` (which command to run for the missing file, or that the file is not one the
+project downloads). An ``Origin`` is where a raw download comes from (a "source" is a training reader). Light on purpose: no third-party imports, so an error message costs nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ CMTEB_SETS = ("ATEC", "BQ", "LCQMC", "PAWSX", "STSB")
 
 
 @dataclass(frozen=True)
-class Source:
+class Origin:
     """A raw download: where it is on the Hugging Face hub and the forms ``--from DIR`` may hold it in."""
 
     name: str  # how messages call it
@@ -36,23 +36,23 @@ class Source:
     local: str  # what ``--from DIR`` must hold for it, in words
 
 
-SOURCES = {
-    "wiki1m": Source("wiki1m_for_simcse.txt", (SIMCSE_REPO, "wiki1m_for_simcse.txt"), "wiki1m_for_simcse.txt"),
-    "nli": Source("nli_for_simcse.csv", (SIMCSE_REPO, "nli_for_simcse.csv"), "nli_for_simcse.csv"),
-    "senteval": Source(
+ORIGINS = {
+    "wiki1m": Origin("wiki1m_for_simcse.txt", (SIMCSE_REPO, "wiki1m_for_simcse.txt"), "wiki1m_for_simcse.txt"),
+    "nli": Origin("nli_for_simcse.csv", (SIMCSE_REPO, "nli_for_simcse.csv"), "nli_for_simcse.csv"),
+    "senteval": Origin(
         "senteval.tar",
         (SIMCSE_REPO, "senteval.tar"),
         "senteval.tar (or SentEval's files: STS1X-en-test/, sts-*.csv, SICK_*.txt)",
     ),
-    "snli": Source(
+    "snli": Origin(
         "the SNLI validation split",
         (SNLI_REPO, SNLI_PARQUET),
         "snli_1.0_dev.jsonl, snli_1.0_dev.txt or snli_1.0.zip (nlp.stanford.edu/projects/snli), "
         f"or {SNLI_REPO}'s {SNLI_PARQUET} under a folder named snli",
     ),
 }
-# the Chinese suite's source (``--chinese``), kept apart from SOURCES: those are fetched by the default commands
-CMTEB_SOURCE = Source(
+# the Chinese suite's origin (``--chinese``), kept apart from ORIGINS: those are fetched by the default commands
+CMTEB_ORIGIN = Origin(
     "C-MTEB's ATEC, BQ, LCQMC, PAWSX and STSB",
     ("C-MTEB/<SET>", "data/*.parquet"),
     "C-MTEB/<SET>/data/*.parquet (hf download C-MTEB/<SET> --repo-type dataset --local-dir DIR/C-MTEB/<SET>), "
@@ -63,11 +63,11 @@ CMTEB_SOURCE = Source(
 
 @dataclass(frozen=True)
 class DataFile:
-    """A file (or, ending in ``/``, a folder) of the data root, the group that downloads it, its raw source."""
+    """A file (or, ending in ``/``, a folder) of the data root, the group that downloads it, its origin."""
 
     path: str  # relative to the data root, ``/``-separated
     group: str  # QUICKSTART (``make data``) or FULL (``make data DATA_ARGS=--full``)
-    source: str  # key of SOURCES
+    origin: str  # key of ORIGINS
     what: str
 
     @property

@@ -41,7 +41,7 @@ _CHARS = string.ascii_lowercase + string.digits + string.punctuation
 TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_CHARS, *("##" + c for c in _CHARS)]
 
 # decoder families (``config.model_type``) supported end to end: EOS appended, bidirectional attention verified
-# (tests/unit/test_encoder_decoders.py), LoRA on all their linear projections by default (LLM2Vec's targets)
+# (tests/unit/encoders/test_encoder_decoders.py), LoRA on all their linear projections by default (LLM2Vec's targets)
 DECODERS = ("llama", "mistral", "qwen2", "qwen3")
 DECODER_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # architectures ``model.random_init`` can build (``random_init.model_type``), each with a tiny tokenizer

@@ -25,6 +25,7 @@ from simcse_pl.errors import DataError
 from simcse_pl.data.sources.hf import HFText
 from simcse_pl.data.views.base import View
 from simcse_pl.data.collate import Collator
+from simcse_pl.config import DataConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +65,22 @@ class SimCSEDataModule(pl.LightningDataModule):
         self,
         source: Any,
         tokenizer: PreTrainedTokenizerBase | None,
-        batch_size: int = 64,
-        max_len: int = 32,
-        max_samples: int | None = None,
-        shuffle: bool = True,
-        drop_last: bool = True,
-        num_workers: int = 2,
-        seed: int = 42,
+        batch_size: int = DataConfig.batch_size,
+        max_len: int = DataConfig.max_len,
+        max_samples: int | None = DataConfig.max_samples,
+        shuffle: bool = DataConfig.shuffle,
+        drop_last: bool = DataConfig.drop_last,
+        num_workers: int = DataConfig.num_workers,
+        seed: int = DataConfig.seed,
         val_tasks: list[str] | None = None,
         test_tasks: list[str] | None = None,
-        data_dir: str = "data",
-        eval_batch_size: int = 128,
-        eval_max_len: int | None = None,
+        data_dir: str = DataConfig.data_dir,
+        eval_batch_size: int = DataConfig.eval_batch_size,
+        eval_max_len: int | None = DataConfig.eval_max_len,
         views: View | None = None,
         sampler: Sampler | None = None,
     ) -> None:
-        super().__init__()  # argument ranges: simcse_pl/config.py (DataConfig), checked before this is built
+        super().__init__()  # defaults and ranges: simcse_pl/config.py (DataConfig), checked before this is built
         views, sampler = views or None, sampler or None  # an empty option (data/views=dropout) means none
         if sampler is not None and isinstance(source, HFText):
             raise DataError("data/sampler: a streamed source (data=hf_text / hf_nli) is read in order, not sampled")

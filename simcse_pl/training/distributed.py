@@ -3,7 +3,7 @@
 As the official SimCSE does, each process gathers all processes' vectors and scores its own anchors against all
 of them. The gather keeps gradients (``sync_grads``): its backward sums every process's gradient for a slice
 onto the process that computed it, so once DDP has averaged the parameter gradients they are those of one
-process training on the concatenated batch (tests/unit/test_ddp_gather.py). Labels travel along (no gradients).
+process training on the concatenated batch (tests/unit/training/test_ddp_gather.py). Labels travel along (no gradients).
 """
 
 from __future__ import annotations

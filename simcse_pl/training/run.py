@@ -118,10 +118,11 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
     if cfg.train:
         datamodule.check_training_data()
         refuse_unranked_data([loss, *auxiliaries.values()], datamodule.source)
+    # the run's one tokenizer: the data, the encoder and any auxiliary (masked-LM) share it
     datamodule.tokenizer = tokenizer = load_tokenizer(**model_cfg)
     module = SimCSEModule(
         model=model_cfg, loss=loss, optim=OmegaConf.to_container(cfg.optim, resolve=True),
-        step=OmegaConf.to_container(cfg.step, resolve=True), auxiliaries=auxiliaries,
+        step=OmegaConf.to_container(cfg.step, resolve=True), auxiliaries=auxiliaries, tokenizer=tokenizer,
     )
     lengths = {"data.max_len": datamodule.max_len, "data.eval_max_len": datamodule.eval_max_len}
     check_max_len(module.encoder, tokenizer, lengths)

@@ -30,7 +30,7 @@ SECRET_NAME = re.compile(
 )
 # a "key=value" string (argv, Hydra overrides)
 ASSIGNMENT = re.compile(r"([^=\s]+)=(.*)", re.DOTALL)
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout (simcse_pl/training/tracking.py)
 
 
 def secret_values(environ: dict[str, str] | None = None) -> list[str]:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.run_control import finish, kill_when_frozen
+from tests.run_control import finish, kill_when_frozen, start
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = "tests.integration.faults"
@@ -40,21 +38,15 @@ def command(data: Path, run_dir: Path, *overrides: str) -> list[str]:
     ]
 
 
-def start(*args: str | Path) -> subprocess.Popen:
-    env = {**{k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, "OMP_NUM_THREADS": "1",
-           "WANDB_MODE": "disabled"}
-    return subprocess.Popen(command(*args), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
 @pytest.fixture(scope="module")
 def runs(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     dirs = {name: tmp_path_factory.mktemp(name) for name in (*RUNS, "qwen2_killed")}
-    procs = {name: start(real_data, dirs[name], *overrides) for name, overrides in RUNS.items()}
+    procs = {name: start(command(real_data, dirs[name], *overrides)) for name, overrides in RUNS.items()}
     marker = dirs["qwen2_killed"] / "frozen"
-    killed = start(real_data, dirs["qwen2_killed"], *RUNS["qwen2"], f"+callbacks.fault._target_={FAULTS}.FreezeAtStep",
-                   "+callbacks.fault.step=24", f"+callbacks.fault.marker={marker}")
+    killed = start(command(real_data, dirs["qwen2_killed"], *RUNS["qwen2"], f"+callbacks.fault._target_={FAULTS}.FreezeAtStep",
+                           "+callbacks.fault.step=24", f"+callbacks.fault.marker={marker}"))
     kill_when_frozen(killed, marker)
-    resumed = start(real_data, dirs["qwen2_killed"], *RUNS["qwen2"], "ckpt_path=last")
+    resumed = start(command(real_data, dirs["qwen2_killed"], *RUNS["qwen2"], "ckpt_path=last"))
     for proc in (*procs.values(), resumed):
         finish(proc)
     return dirs

@@ -13,9 +13,7 @@ The four first runs go side by side, one thread each; the two resumes after them
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from tests.run_control import finish, kill_when_frozen
+from tests.run_control import finish, kill_when_frozen, start
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = "tests.integration.faults"
@@ -76,12 +74,6 @@ def command(data: Path, source: Path, run_dir: Path, *overrides: str) -> list[st
         "callbacks.resume_checkpoint.every_n_train_steps=4", "validate_before=false", "export=false", "test=false",
         f"+callbacks.batches._target_={HERE}.RecordBatches", f"+callbacks.batches.path={run_dir / 'batches.txt'}",
     ]
-
-
-def start(cmd: list[str]) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.Popen(cmd, cwd=REPO, env={**env, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 CASES = {"esimcse": ESIMCSE, "no_duplicates": NO_DUPLICATES}

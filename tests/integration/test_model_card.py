@@ -29,10 +29,9 @@ from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
 from simcse_pl.export.model_card import EXAMPLES, MODEL_ID_PLACEHOLDER, ExportFacts, RunFacts, build_card, card_data
 from simcse_pl.training.module import SimCSEModule
+from tiny_model import WIDE_INIT_BERT as TINY
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 128, "initializer_range": 0.2}
 
 
 def front_matter(card: str) -> dict[str, Any]:
@@ -67,7 +66,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 def export_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """``simcse-export`` as its console script runs it: ``sys.exit(main())``, in a fresh process."""
-    code = "import sys; from simcse_pl.export_cli import main; sys.exit(main())"
+    code = "import sys; from simcse_pl.cli.export import main; sys.exit(main())"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
 

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from simcse_pl.training.run import run
 from simcse_pl.errors import DataError
+from simcse_pl.config import compose_config
 
 REPO = Path(__file__).resolve().parents[2]
 WORDS = "a the man woman dog cat plays runs eats guitar ball in on park red big".split()
@@ -68,11 +68,8 @@ def test_cosent_trains_on_a_pairs_file_through_train_py(tiny_data: Path, tmp_pat
 
 
 def composed(tmp_path: Path, tiny_data: Path, *overrides: str):
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose("train", overrides=[
-            *COMMON, "logger=none", "validate_before=false", f"paths.data_dir={tiny_data}",
-            f"paths.output_dir={tmp_path / 'run'}", *overrides,
-        ])
+    return compose_config(*COMMON, "logger=none", "validate_before=false", f"paths.data_dir={tiny_data}",
+                          f"paths.output_dir={tmp_path / 'run'}", *overrides)
 
 
 def test_angle_trains_on_jsonl_with_gradcache_in_process(tiny_data: Path, tmp_path: Path):

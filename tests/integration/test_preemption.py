@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 import torch
 
 from simcse_pl.training.run_lock import LOCK_NAME
+from tests.run_control import start
 
 REPO = Path(__file__).resolve().parents[2]
 STEP = int(os.environ.get("SIMCSE_TEST_STOP_STEP") or random.randint(1, 50))
@@ -35,14 +35,6 @@ def command(data: Path, run_dir: Path, workers: int, *overrides: str) -> list[st
         "data.batch_size=8", f"paths.data_dir={data}", f"data.source.path={data}/wiki/wiki.txt",
         f"hydra.run.dir={run_dir}", "validate_before=false", "export=false", "test=false", *overrides,
     ]
-
-
-def start(cmd: list[str]) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.Popen(  # its own process group, as a container's or a SLURM job's
-        cmd, cwd=REPO, env={**env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, start_new_session=True,
-    )
 
 
 FAULTS = "tests.integration.faults"
@@ -70,8 +62,8 @@ def weights(run_dir: Path) -> tuple[int, dict[str, torch.Tensor]]:
 def runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The uninterrupted run and the stopped runs side by side, then the resumes side by side."""
     dirs = {name: tmp_path_factory.mktemp(name) for name in ["uninterrupted", *CASES]}
-    procs = {"uninterrupted": start(command(tiny_data, dirs["uninterrupted"], 0))}
-    procs.update({name: start(command(tiny_data, dirs[name], w, *fault)) for name, (w, _, fault, _) in CASES.items()})
+    procs = {"uninterrupted": start(command(tiny_data, dirs["uninterrupted"], 0), new_session=True)}
+    procs.update({name: start(command(tiny_data, dirs[name], w, *fault), new_session=True) for name, (w, _, fault, _) in CASES.items()})
     results = {}
     for name, proc in procs.items():
         _, err = proc.communicate(timeout=300)
@@ -79,7 +71,7 @@ def runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         if name in CASES:
             results[name]["stopped_step"] = weights(dirs[name])[0]
             results[name]["lock_left"] = (dirs[name] / LOCK_NAME).exists()
-    resumes = {name: start(command(tiny_data, dirs[name], CASES[name][0], "ckpt_path=last")) for name in CASES}
+    resumes = {name: start(command(tiny_data, dirs[name], CASES[name][0], "ckpt_path=last"), new_session=True) for name in CASES}
     for name, proc in resumes.items():
         _, err = proc.communicate(timeout=300)
         results[name]["resumed_status"], results[name]["resumed_stderr"] = proc.returncode, err

@@ -144,7 +144,7 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, subp
     subs = {"DIR": str(work / "raw")}
     makes = [c for c in tasks if c.startswith("make ")]
     # offline, the hub command has nothing left to fetch once --from has copied the files (the hub path itself:
-    # tests/unit/test_download_chinese.py::test_chinese_from_the_hub)
+    # tests/unit/data/test_download_chinese.py::test_chinese_from_the_hub)
     for command in sorted(makes, key=lambda c: "--from" not in c):
         done[command] = run(as_test(command, work, subs), work, env)
     for command in report:

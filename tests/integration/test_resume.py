@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.run_control import finish, kill_when_frozen
+from tests.run_control import finish, kill_when_frozen, start
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = "tests.integration.faults"
@@ -36,21 +35,13 @@ def command(data: Path, run_dir: Path, *overrides: str) -> list[str]:
     ]
 
 
-def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return {**env, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", **extra}
-
-
-def start(data: Path, run_dir: Path, *overrides: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        command(data, run_dir, *overrides), cwd=REPO, env=environment(**env),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
+def start_run(data: Path, run_dir: Path, *overrides: str, **env: str) -> subprocess.Popen:
+    return start(command(data, run_dir, *overrides), **env)
 
 
 def resume(data: Path, run_dir: Path) -> subprocess.Popen:
     steps = run_dir / "steps.txt"
-    return start(data, run_dir, "ckpt_path=last", f"+callbacks.steps._target_={FAULTS}.RecordSteps", f"+callbacks.steps.path={steps}")
+    return start_run(data, run_dir, "ckpt_path=last", f"+callbacks.steps._target_={FAULTS}.RecordSteps", f"+callbacks.steps.path={steps}")
 
 
 def load(path: Path) -> dict:
@@ -63,10 +54,10 @@ def runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     save (step 12) with half of it written. The killed runs' last.ckpt is kept as killed.ckpt, then both resume."""
     dirs = {name: tmp_path_factory.mktemp(name) for name in ("uninterrupted", "after_step", "mid_save")}
     markers = {name: dirs[name] / "frozen" for name in dirs}
-    reference = start(tiny_data, dirs["uninterrupted"], **SECRETS)  # secrets in the environment must not leak
-    after_step = start(tiny_data, dirs["after_step"], f"+callbacks.fault._target_={FAULTS}.FreezeAtStep",
+    reference = start_run(tiny_data, dirs["uninterrupted"], **SECRETS)  # secrets in the environment must not leak
+    after_step = start_run(tiny_data, dirs["after_step"], f"+callbacks.fault._target_={FAULTS}.FreezeAtStep",
                        "+callbacks.fault.step=14", f"+callbacks.fault.marker={markers['after_step']}")
-    mid_save = start(tiny_data, dirs["mid_save"],
+    mid_save = start_run(tiny_data, dirs["mid_save"],
                      f"trainer.plugins=[{{_target_: {FAULTS}.FreezeMidSave, save: 3, marker: '{markers['mid_save']}'}}]")
     kill_when_frozen(after_step, markers["after_step"])
     kill_when_frozen(mid_save, markers["mid_save"])

@@ -11,7 +11,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from simcse_pl.training import run as run_module
 from simcse_pl.data.collate import Collator
@@ -24,6 +23,7 @@ from simcse_pl.training.guards import TruncationCounter
 from simcse_pl.errors import DataError
 from simcse_pl.data.sources.nli import NLITriplets
 from simcse_pl.data.sources.text_lines import TextLines
+from simcse_pl.config import compose_config
 
 REPO = Path(__file__).resolve().parents[2]
 MISSING_HINT = "It is not a file this project downloads: check the path."  # a file of no download (data_files.py)
@@ -202,8 +202,7 @@ def test_an_unreachable_hub_fails_at_once_trying_only_the_cache(monkeypatch):
 
 
 def composed(tmp_path: Path, *overrides: str):
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose("train", overrides=["model=tiny", f"paths.output_dir={tmp_path}", *overrides])
+    return compose_config("model=tiny", f"paths.output_dir={tmp_path}", *overrides)
 
 
 @pytest.mark.parametrize(

@@ -22,9 +22,8 @@ from simcse_pl.export.writer import export_model
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
 from simcse_pl.training.module import SimCSEModule
+from tiny_model import WIDE_INIT_BERT as TINY
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 128, "initializer_range": 0.2}
 SENTENCES = ["a man plays the guitar", "the cat sleeps", "dogs run in the big park", "red fish", "a woman eats",
              "the blue house is small", "x", "a ball on the red house in a park"]
 

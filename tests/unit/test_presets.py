@@ -8,7 +8,9 @@ head (training only when unsupervised); and the average STS each released model 
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+import yaml
+
+from simcse_pl.config import compose_config
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -25,16 +27,11 @@ PAPER = {
 }
 
 
-def composed(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
-
-
 @pytest.mark.parametrize("preset", sorted(PAPER))
 def test_preset_matches_the_paper(preset):
     model, batch, lr, epochs, sts_avg = PAPER[preset]
     supervised = preset.startswith("sup_")
-    cfg = composed(f"experiment={preset}")
+    cfg = compose_config(f"experiment={preset}")
     assert cfg.model.name_or_path == model
     assert (cfg.data.batch_size, cfg.optim.lr, cfg.trainer.max_epochs) == (batch, lr, epochs)
     assert (cfg.data.max_len, cfg.loss.tau, cfg.model.pooler) == (32, 0.05, "cls")
@@ -50,19 +47,31 @@ def test_preset_matches_the_paper(preset):
 
 
 def test_every_paper_preset_is_in_the_table():
-    files = {p.stem for p in (CONF / "experiment").glob("*sup_*.yaml")} - {"quickstart_sup"}
+    files = {p.stem for p in (CONF / "experiment").glob("*sup_*.yaml")} - {"quickstart_sup", "_sup_paper", "_unsup_paper"}
     assert files == set(PAPER)
 
 
+@pytest.mark.parametrize("preset", sorted(PAPER))
+def test_a_paper_preset_is_a_delta_of_its_recipe(preset: str):
+    """The paper's recipe lives once per objective (experiment/_unsup_paper.yaml, _sup_paper.yaml); a preset adds
+    only its model, batch and lr, and restates nothing the recipe or the schema already say."""
+    settings = yaml.safe_load((CONF / "experiment" / f"{preset}.yaml").read_text())
+    base = "_unsup_paper" if preset.startswith("unsup") else "_sup_paper"
+    assert settings["defaults"][0] == base
+    restated = {"model": {"pooler", "mlp_only_train"}, "data": {"max_len"}, "loss": {"tau"}, "trainer": {"max_epochs"}}
+    assert not [f"{group}.{k}" for group, keys in restated.items() for k in settings.get(group) or {} if k in keys]
+    assert set(settings) <= {"defaults", "task_name", "data", "optim"}
+
+
 def test_supervised_is_a_config_choice():
-    cfg = composed("data=nli", "loss=infonce_hard_negatives")
+    cfg = compose_config("data=nli", "loss=infonce_hard_negatives")
     assert cfg.data.source._target_ == "simcse_pl.data.sources.nli.NLITriplets"
     assert cfg.data.source.on_bad_row == "error"
     assert cfg.loss.hard_negative_weight == 0.0
 
 
 def test_quickstart_sup_is_the_papers_supervised_recipe_on_minilm():
-    cfg = composed("experiment=quickstart_sup")
+    cfg = compose_config("experiment=quickstart_sup")
     assert cfg.model.name_or_path == "sentence-transformers/all-MiniLM-L6-v2"
     assert (cfg.model.pooler, cfg.model.mlp_only_train) == ("cls", False)
     assert cfg.data.source.path.endswith("nli/snli_dev_triplets.csv")
@@ -72,17 +81,17 @@ def test_quickstart_sup_is_the_papers_supervised_recipe_on_minilm():
 
 @pytest.mark.parametrize("devices, per_device", [(1, 512), (2, 256), (4, 128), (8, 64)])
 def test_a_presets_batch_is_the_papers_global_batch_on_any_number_of_gpus(devices: int, per_device: int):
-    cfg = composed("experiment=sup_bert_base", "trainer=ddp", f"trainer.devices={devices}")
+    cfg = compose_config("experiment=sup_bert_base", "trainer=ddp", f"trainer.devices={devices}")
     assert cfg.data.batch_size == per_device
 
 
 def test_a_global_batch_that_does_not_split_is_named():
     from simcse_pl.config import ConfigError, check_config
 
-    cfg = composed("experiment=sup_bert_base", "trainer=ddp", "trainer.devices=3", "paths.output_dir=x")
+    cfg = compose_config("experiment=sup_bert_base", "trainer=ddp", "trainer.devices=3", "paths.output_dir=x")
     with pytest.raises(ConfigError, match=r"^data.batch_size: the preset's global batch 512 does not split evenly over 3"):
         check_config(cfg)
 
 
 def test_the_command_line_batch_is_per_process():
-    assert composed("experiment=sup_bert_base", "trainer=ddp", "trainer.devices=2", "data.batch_size=128").data.batch_size == 128
+    assert compose_config("experiment=sup_bert_base", "trainer=ddp", "trainer.devices=2", "data.batch_size=128").data.batch_size == 128

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 
 from simcse_pl.config import ConfigError, check_config
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = Path(__file__).resolve().parents[3] / "conf"
 
 
 def config(*overrides: str, hydra: bool = False):

@@ -17,7 +17,7 @@ from simcse_pl.errors import Preempted
 from simcse_pl.training.preemption import StopSignals, ignore_stop_signals_in_worker
 from simcse_pl.training.preemption import stop_signals_deferred
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def spin() -> None:

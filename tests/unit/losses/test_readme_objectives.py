@@ -10,7 +10,7 @@ import pytest
 
 from simcse_pl.config import check_config, compose_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def table_rows() -> list[list[str]]:

@@ -19,7 +19,7 @@ from simcse_pl.errors import DataError
 from simcse_pl.data.sources.base import Labeled
 from simcse_pl.data.sources.scored_pairs import ScoredPairs
 
-STSB_TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "stsb" / "sts-train.csv"
+STSB_TRAIN = Path(__file__).resolve().parents[4] / "shared" / "data" / "stsb" / "sts-train.csv"
 PAIRS = [("a man plays", "a man is playing", 4.5), ("the cat sleeps", "a dog runs", 0.25), ("x y", "x z", 2.0)]
 
 

@@ -17,9 +17,8 @@ from simcse_pl.encoders.backbone import load_encoder, load_tokenizer
 from simcse_pl.evaluation import PAPER_COLUMNS, STSTask, encode, evaluate_tasks, format_table, load_task
 from simcse_pl.encoders.poolers import build_pooler
 from simcse_pl.errors import DataError
+from tiny_model import TINY_BERT as TINY
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 128}
 
 
 @pytest.fixture(scope="module")

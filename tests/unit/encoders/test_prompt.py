@@ -18,9 +18,8 @@ from simcse_pl.training.module import SimCSEModule
 from simcse_pl.errors import NotExportable
 from simcse_pl.encoders.prompt import Prompt, parse
 from simcse_pl.export.writer import export_model
+from tiny_model import WIDE_INIT_BERT as TINY
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 128, "initializer_range": 0.2}
 TEMPLATE = 'This sentence : "[X]" means [MASK] .'
 TEMPLATE2 = 'The sentence : "[X]" means [MASK] .'
 SENTENCES = ["a man plays the guitar", "x", "the cat sleeps on the red mat"]

@@ -12,12 +12,11 @@ from transformers import BertConfig, BertForMaskedLM, BertModel
 from simcse_pl.losses import InfoNCE
 from simcse_pl.losses.mlm import IGNORE, MaskedLM, load_mlm_head, mask_tokens
 from simcse_pl.training.module import SimCSEModule
+from tiny_model import TINY_BERT, TINY_MODEL
 
 CONFIG = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, vocab_size=50)
-TINY = {
-    "name_or_path": None, "pooler": "cls", "mlp_only_train": False,
-    "random_init": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64},
-}
+TINY = {**TINY_MODEL, "random_init": {k: v for k, v in TINY_BERT.items() if k != "max_position_embeddings"}
+        | {"num_hidden_layers": 1}, "mlp_only_train": False}
 
 
 def test_masking_follows_bert_80_10_10_on_maskable_tokens_only():

@@ -14,7 +14,7 @@ from ddp_equivalence import assert_gradcache_matches_plain, assert_two_processes
 from objective_checks import check_value_and_gradients
 from simcse_pl.losses.align_uniform import AlignUniform
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def reference(alpha: float, t: float, weight: float):

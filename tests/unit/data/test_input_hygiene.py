@@ -25,9 +25,8 @@ from simcse_pl.encoders.poolers import build_pooler
 from simcse_pl.errors import DataError
 from simcse_pl.data.sources.nli import NLITriplets
 from simcse_pl.data.sources.text_lines import TextLines
+from tiny_model import TINY_BERT as TINY
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 128}
 BOM = "\ufeff"
 
 

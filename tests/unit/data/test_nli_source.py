@@ -14,7 +14,7 @@ from simcse_pl.errors import DataError
 from simcse_pl.data.sources.hf import HFNLI
 from simcse_pl.data.sources.nli import NLITriplets
 
-HEAD72 = Path(__file__).resolve().parents[3] / "shared" / "data" / "nli" / "nli_for_simcse_head72.csv"
+HEAD72 = Path(__file__).resolve().parents[4] / "shared" / "data" / "nli" / "nli_for_simcse_head72.csv"
 
 
 def as_list(examples, rng=None):

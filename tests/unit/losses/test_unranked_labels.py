@@ -19,7 +19,7 @@ from simcse_pl.training.run import run
 from simcse_pl.errors import DataError
 from simcse_pl.data.sources.scored_pairs import ScoredPairs
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def pairs(seed: int = 0, n: int = 6) -> torch.Tensor:

@@ -23,7 +23,7 @@ from simcse_pl.losses.base import Auxiliary, Objective
 from simcse_pl.training.module import SimCSEModule
 from tiny_model import TINY_MODEL
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MARKER = "simcse_export_payload_marker"  # in every argument of a hostile config: a recorded call carries it
 
 

@@ -18,7 +18,7 @@ from simcse_pl.training.checkpointing import AtomicCheckpointIO
 from simcse_pl.training.guards import NonFiniteGuard
 from simcse_pl.errors import NonFiniteLossError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STEPS, BAD_STEP = 6, 2
 
 

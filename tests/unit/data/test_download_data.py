@@ -17,12 +17,12 @@ import pytest
 from scripts_module import load_script
 from simcse_pl.data import downloads as data_files
 from simcse_pl import hub as hub_module
-from simcse_pl.data.downloads import DATA_FILES, FULL, QUICKSTART, SOURCES
+from simcse_pl.data.downloads import DATA_FILES, FULL, QUICKSTART, ORIGINS
 from simcse_pl.evaluation import load_task
 from simcse_pl.errors import DataError
 from simcse_pl.data.files import check_file
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts" / "download_data.py"
 download_data = load_script("download_data")
 SHARED = REPO.parent / "shared" / "data"
@@ -236,7 +236,7 @@ def test_a_from_folder_lacking_files_is_one_line_naming_them_before_anything_is_
     assert download_data.main(["--data-dir", str(data), "--full", "--from", str(raw)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: --from {raw}: not found there: ")
-    assert SOURCES["senteval"].local in err and SOURCES["snli"].local in err
+    assert ORIGINS["senteval"].local in err and ORIGINS["snli"].local in err
     assert "sick/SICK_trial.txt" in err and "nli/snli_dev_triplets.csv" in err
     assert not data.exists()
 
@@ -272,8 +272,8 @@ def test_unreachable_hub_is_one_line_naming_what_and_pointing_at_from(tmp_path, 
     assert out == "" and err.count("\n") == 1 and err.startswith("error: cannot fetch ")
     assert "Name or service not known" in err
     wanted = [e for e in DATA_FILES if e.group == QUICKSTART or args]
-    for source in {e.source for e in wanted}:
-        assert SOURCES[source].name in err and SOURCES[source].local in err
+    for source in {e.origin for e in wanted}:
+        assert ORIGINS[source].name in err and ORIGINS[source].local in err
     assert f"python scripts/download_data.py --data-dir {data}{' --full' if args else ''} --from DIR" in err
     assert not data.exists() or not any(data.rglob("*"))
 
@@ -345,7 +345,7 @@ def test_full_download_from_the_hub(tmp_path, hub):
     files, calls = hub
     data = tmp_path / "data"
     assert download_data.main(["--data-dir", str(data), "--full"]) == 0
-    assert sorted(calls) == sorted([(SOURCES[s].hub[0], SOURCES[s].hub[1]) for s in SOURCES])
+    assert sorted(calls) == sorted([(ORIGINS[s].hub[0], ORIGINS[s].hub[1]) for s in ORIGINS])
     assert (data / "nli" / "snli_dev_triplets.csv").read_bytes() == SNLI_CSV.encode()
     assert all((data / e.path).exists() for e in DATA_FILES)
 
@@ -401,7 +401,7 @@ def test_hub_probe_reports_an_unreachable_endpoint_fast(monkeypatch):
 def test_every_file_of_the_layout_has_a_source_and_a_command():
     assert len({e.path for e in DATA_FILES}) == len(DATA_FILES)
     for entry in DATA_FILES:
-        assert entry.group in (QUICKSTART, FULL) and entry.source in SOURCES
+        assert entry.group in (QUICKSTART, FULL) and entry.origin in ORIGINS
         assert data_files.find(f"/r/{entry.path}{'STS.input.x.txt' if entry.is_folder else ''}") == (entry, "/r")
 
 
