@@ -34,7 +34,7 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 from simcse_pl.evaluation.base import ALIGN_UNIFORM, METRICS, PAPER_COLUMNS, TITLES, unflatten
 from simcse_pl.evaluation.registry import TASKS
 from simcse_pl.evaluation.sts import HUB_TASKS, pair_file_name
-from simcse_pl.export.layout import CONFIG_NAME
+from simcse_pl.export.layout import CONFIG_NAME, ST_MODULES, is_st_refusal
 from simcse_pl.encoders.lora import ADAPTER_DIR
 from simcse_pl.encoders.poolers import POOLERS
 from simcse_pl.export.layout import CARD_NAME
@@ -99,7 +99,8 @@ class ExportFacts:
     @classmethod
     def read(cls, folder: Path) -> ExportFacts:
         own, config = _json(folder / CONFIG_NAME), _json(folder / "config.json")
-        sentence_transformers = (folder / "modules.json").is_file()
+        modules = _json_list(folder / ST_MODULES)
+        sentence_transformers = (folder / ST_MODULES).is_file() and not is_st_refusal(modules)
         dims = own.get("matryoshka_dims")
         max_seq_length = _json(folder / "sentence_bert_config.json").get("max_seq_length")
         prompt = (own.get("prompt") or {}).get("template")
@@ -578,6 +579,17 @@ def _is_int(value: Any) -> bool:
 
 def _code(*lines: str) -> str:
     return "```python\n" + "\n".join(lines) + "\n```"
+
+
+def _json_list(path: Path) -> list[dict[str, Any]]:
+    """A JSON file's list of objects (modules.json); empty when the file is missing or holds something else."""
+    if not path.is_file():
+        return []
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    return [m for m in found if isinstance(m, dict)] if isinstance(found, list) else []
 
 
 def _json(path: Path) -> dict[str, Any]:

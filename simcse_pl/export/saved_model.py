@@ -29,7 +29,7 @@ from transformers.utils import cached_file
 from simcse_pl.errors import ModelLoadError
 from simcse_pl.encoders.sentence_encoder import SentenceEncoder
 from simcse_pl.encoders.backbone import family_of, load_encoder, load_tokenizer
-from simcse_pl.export.layout import CONFIG_NAME, POOLER_WEIGHTS
+from simcse_pl.export.layout import CONFIG_NAME, POOLER_WEIGHTS, ST_MODULES, is_st_refusal
 from simcse_pl.encoders.lora import is_adapter_key
 from simcse_pl.encoders.poolers import POOLERS
 from simcse_pl.export.checkpoint import read_checkpoint
@@ -129,7 +129,15 @@ def _read_json(source: str, filename: str) -> Any:
 
 
 def _st_modules(source: str) -> list[dict[str, Any]]:
-    return _read_json(source, "modules.json") or []
+    """sentence-transformers' modules of a folder; none for an export that wrote ``modules.json`` only to make
+    sentence-transformers refuse it (``layout.st_refusal_modules``): its simcse_pl.json says how it pools."""
+    modules = _read_json(source, ST_MODULES) or []
+    if is_st_refusal(modules):
+        if _read_json(source, CONFIG_NAME) is None:
+            raise ModelLoadError(f"{source}: its {ST_MODULES} says it is a simcse-pl export, but it has no "
+                                 f"{CONFIG_NAME} (which names its pooler and prompt); export it again")
+        return []
+    return modules
 
 
 def saved_pooling(source: str) -> PoolingSpec | None:

@@ -11,7 +11,9 @@ by name, its prompt template and whether its MLP head is used at inference (the 
 ``Pooling`` mean / cls / lasttoken, plus a tanh ``Dense`` layer for a kept [CLS] head) and the prompt, if any, is a
 prefix that tokenizes the same joined to the sentence (a sentence-transformers ``prompts`` entry, the default);
 otherwise the folder is Hugging Face + simcse_pl.json only, and ``simcse_pl.json``'s ``sentence_transformers`` says
-why (also logged). With LoRA, ``adapter/`` holds the adapter alone (peft format: ``PeftModel.from_pretrained(base,
+why (also logged); its ``modules.json`` then names one module whose type is that explanation
+(``layout.st_refusal_modules``), so that ``SentenceTransformer(dir)`` fails saying to load it with
+``SimCSE.from_pretrained`` instead of silently mean-pooling the backbone into other vectors. With LoRA, ``adapter/`` holds the adapter alone (peft format: ``PeftModel.from_pretrained(base,
 dir/adapter)``).
 
 A model trained with ``loss=matryoshka`` (``export_model(..., objective=module.objective)``) also records the
@@ -40,7 +42,7 @@ from torch import nn
 from simcse_pl.encoders.lora import is_peft, save_merged
 from simcse_pl.encoders.sentence_encoder import SentenceEncoder
 from simcse_pl.errors import NotExportable
-from simcse_pl.export.layout import CONFIG_NAME, POOLER_WEIGHTS
+from simcse_pl.export.layout import CONFIG_NAME, POOLER_WEIGHTS, ST_MODULES, st_refusal_modules
 from simcse_pl.export.staging import staged_folder
 from simcse_pl.losses.matryoshka import Matryoshka
 
@@ -96,11 +98,26 @@ def write_model(
         config["sentence_transformers"] = f"not written: {exc}"
         log.warning("%s: exported in Hugging Face format only (load it with SimCSE.from_pretrained): %s",
                     shown_as or out_dir, exc)
+        with open(os.path.join(out_dir, ST_MODULES), "w") as f:  # SentenceTransformer(dir) then refuses, loudly
+            json.dump(st_refusal_modules(str(exc)), f, indent=2)
     else:
         _save_sentence_transformers(modules, prefix, out_dir, max_len)
     with open(os.path.join(out_dir, CONFIG_NAME), "w") as f:
         json.dump(config, f, indent=2)
     return out_dir
+
+
+def formats_written(out_dir: str) -> str:
+    """What an export folder can be loaded as, for the run's last line: ``Hugging Face + sentence-transformers``, or
+    ``Hugging Face only: <why>`` when the writer left sentence-transformers' files out (simcse_pl.json says why)."""
+    try:
+        with open(os.path.join(out_dir, CONFIG_NAME)) as f:
+            skipped = json.load(f).get("sentence_transformers")
+    except (OSError, ValueError, AttributeError):
+        skipped = "no readable " + CONFIG_NAME
+    if not skipped:
+        return "Hugging Face + sentence-transformers"
+    return f"Hugging Face only: {str(skipped).removeprefix('not written: ')}"
 
 
 def trained_dims(objective: nn.Module | None) -> list[int] | None:

@@ -32,7 +32,7 @@ from simcse_pl.training.checkpointing import ResumeCheckpoint
 from simcse_pl.config import ConfigError, check_config
 from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoders.backbone import check_max_len, load_tokenizer
-from simcse_pl.export.writer import export_model
+from simcse_pl.export.writer import export_model, formats_written
 from simcse_pl.training.loggers import CSVLogger, finish_wandb, log_exported_model, log_test_table
 from simcse_pl.losses.cosent import refuse_unranked_data
 from simcse_pl.export.model_card import RunFacts, write_card
@@ -183,7 +183,7 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
         write_card(results["export_dir"], RunFacts.read(job.out_dir))
         log_exported_model(trainer.loggers, results["export_dir"])
     log.info("written to %s: results.json%s, checkpoints/, metrics in csv/ (or the configured loggers)", job.out_dir,
-             ", model/ (Hugging Face + sentence-transformers)" if cfg.export else "")
+             f", model/ ({formats_written(results['export_dir'])})" if cfg.export else "")
     return results.get("best", results.get("before", {})).get(metric)
 
 
