@@ -50,7 +50,12 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="exported model folder, sentence-transformers folder, hub id, or .ckpt")
     parser.add_argument("--pooler", choices=POOLERS, help="override the model's pooler")
     parser.add_argument("--batch-size", type=_positive_int, default=128)
-    parser.add_argument("--max-length", type=_positive_int, help="truncate longer inputs (default: the model's limit)")
+    parser.add_argument(
+        "--max-length", type=_positive_int, metavar="TOKENS",
+        help="cut each input to this many tokens (default: the max_seq_length a sentence-transformers folder or an "
+        "export was saved with, e.g. 256 for all-MiniLM-L6-v2, as SentenceTransformer does; else the tokenizer's "
+        "limit, at most the model's positions); the value used is printed and written to --output as max_length",
+    )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     parser.add_argument(
         "--precision", choices=PRECISIONS, default="auto",
@@ -121,6 +126,7 @@ def _model_record(args: argparse.Namespace, model: Any) -> dict[str, Any]:
         "device": str(model.device),
         "precision": args.precision,
         "dim": model.truncate_dim or model.dimension,
+        "max_length": model.max_length,  # long passages score differently at another cut: say which one was used
         "trained_dims": model.trained_dims,
     }
 
@@ -195,7 +201,8 @@ def eval_main(argv: list[str] | None = None) -> int:
         for name, task in record["tasks"].items():
             if "align" in task:
                 print(f"{name} {args.split}: align {task['align']:.4f}  uniform {task['uniform']:.4f}")
-        print(f"{record['sentences']} sentences encoded and scored in {record['seconds']:.1f} s")
+        print(f"{record['sentences']} sentences encoded and scored in {record['seconds']:.1f} s "
+              f"(each cut to {record['max_length']} tokens{'' if args.max_length else '; --max-length to change'})")
     if args.dim:
         print(f"vectors cut to their first {args.dim} coordinates (--dim)")
     if args.output:
