@@ -116,6 +116,8 @@ def _from_parquet(name: str, files: list[str]) -> STSTask:
             scores.append(parse_score(score, where))
     if not pairs:
         raise DataError(f"{', '.join(files)}: no sentence pairs")
-    from simcse_pl.evaluation.sts import STSTask  # torch: only once a set is loaded, not for CHINESE_TASKS' names
+    from simcse_pl.evaluation.sts import STSTask, check_gold_varies  # torch: only once a set is loaded
+
+    check_gold_varies(scores, ", ".join(files))
 
     return STSTask(name, pairs, np.asarray(scores, dtype=float))

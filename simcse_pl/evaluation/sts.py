@@ -306,8 +306,20 @@ def load_pair_file(path: str, key: str = "data.val_tasks", name: str | None = No
         if hint in message:  # no layout option for evaluation files: say what the file needs instead
             message = message[: message.index(hint)] + "; give the file a header row naming sentence1, sentence2 and score or label"
         raise DataError(message) from None
+    check_gold_varies(found.scores, path)
     task = name or pair_file_name(path)
     return STSTask(task, found.pairs, np.asarray(found.scores, dtype=float))
+
+
+def check_gold_varies(scores: Sequence[float], where: str) -> None:
+    """Refuse gold scores that cannot be correlated with: a single pair, or every pair with the same score. Spearman
+    and Pearson against a constant are undefined, and scipy answers NaN with a warning that the evaluation's
+    output buries; a file of labels copied from one column, or of positives only, would score ``nan`` silently."""
+    if len(scores) < 2:
+        raise DataError(f"{where}: only {len(scores)} scored pair; a correlation needs at least 2 with different scores")
+    if min(scores) == max(scores):
+        raise DataError(f"{where}: every one of its {len(scores)} pairs has the score {scores[0]:g}; Spearman and "
+                        "Pearson against a constant are undefined (a wrong score column, or positives only?)")
 
 
 def looks_like_pair_file(name: str) -> bool:
