@@ -115,6 +115,17 @@ def test_no_runs_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert capsys.readouterr().err.startswith("simcse-report: error: no run folders")
 
 
+def test_symlink_loops_and_a_killed_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture):
+    """Issue 23 item 8: links back up the tree neither hang the search nor list a run twice; a run killed before
+    results.json is one row saying so."""
+    (tmp_path / "sweep" / "0" / ".hydra").mkdir(parents=True)  # killed before results.json
+    (tmp_path / "sweep" / "0" / "up").symlink_to("..", target_is_directory=True)
+    (tmp_path / "sweep" / "self").symlink_to(".", target_is_directory=True)
+    assert main([str(tmp_path / "sweep")]) == 0
+    report = (tmp_path / "sweep" / "report.md").read_text()
+    assert "0 of 1 runs finished" in report and report.count("failed or running (no results.json)") == 1
+
+
 def test_summary_figure_is_a_heatmap_for_a_two_parameter_grid(tmp_path: Path):
     from simcse_pl.cli.plots import is_grid, objective_figure
 
