@@ -82,6 +82,17 @@ class PromptConfig:
 
 
 @dataclass
+class RolePrompts:
+    """Instruction prefixes by role (asymmetric retrieval: E5's ``query: `` / ``passage: ``, BGE's instructions):
+    ``query`` goes before column 0 of each training row and before queries in retrieval tasks, ``document`` before
+    the other columns and the corpus. Exported as sentence-transformers ``prompts`` (``query``/``document``), so
+    ``encode_query`` / ``encode_document`` and ``SimCSE.encode(prompt_name=...)`` add them. null: no prefix."""
+
+    query: Optional[str] = None
+    document: Optional[str] = None
+
+
+@dataclass
 class LoraSettings:
     """LoRA adapters through peft (simcse_pl/lora.py): only they train and are checkpointed. ``r: null`` = off."""
 
@@ -104,6 +115,8 @@ class ModelConfig:
     trust_remote_code: bool = False
     compile: bool = False
     prompt: PromptConfig = field(default_factory=PromptConfig)
+    # query / document instruction prefixes (retrieval roles)
+    prompts: RolePrompts = field(default_factory=RolePrompts)
     # decoders (Llama, Mistral, Qwen2/3): LLM2Vec's bidirectional attention, the padding side (null: the
     # tokenizer's), the attention dropout (SimCSE's noise; null: the model's)
     bidirectional: bool = False
@@ -130,6 +143,8 @@ class DataConfig:
     batch_size: Annotated[int, at_least(2)] = 64
     # tokens per training sentence; longer ones are cut (and counted: train/truncated_sentences)
     max_len: Annotated[int, at_least(4)] = 32
+    # tokens per training text in columns 1.. (positives, negatives: passages are longer than queries); null: max_len
+    document_max_len: Optional[Annotated[int, at_least(4)]] = None
     shuffle: bool = True
     drop_last: bool = True
     num_workers: Annotated[int, at_least(0)] = 2
@@ -221,8 +236,9 @@ class TrainConfig:
     test: bool = True
     # resume: a checkpoint path, or "last" for <run dir>/checkpoints/last.ckpt
     ckpt_path: Optional[str] = None
-    # sweeps maximise this metric (returned by run())
-    optimized_metric: str = "val/stsb_spearman"
+    # the monitored metric: best checkpoint, console report, what sweeps maximise (returned by run()); null: the
+    # first validation task's main metric (val/stsb_spearman, val/scifact_ndcg_at_10 ...)
+    optimized_metric: Optional[str] = None
     paths: PathsConfig = field(default_factory=PathsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)

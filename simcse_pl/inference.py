@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from simcse_pl.encoders.sentence_encoder import SentenceEncoder
+from simcse_pl.encoders.sentence_encoder import ROLES, SentenceEncoder
 from simcse_pl.evaluation import encode, positive_int
 from simcse_pl.export.onnx_runtime import BACKENDS, check_device
 from simcse_pl.encoders.poolers import POOLERS
@@ -141,15 +141,20 @@ class SimCSE:
         convert_to_numpy: bool = True,
         convert_to_tensor: bool = False,
         truncate_dim: int | None = None,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
     ) -> np.ndarray | Tensor | list[Tensor]:
         """``[n, d]`` float32 vectors (``[d]`` for one string), as sentence-transformers' ``encode`` returns them
         and with its argument names, so code written for one runs on the other: a numpy array by default, a tensor
         with ``convert_to_tensor=True``, a list of tensors with ``convert_to_numpy=False``.
         ``normalize_embeddings`` defaults to the model's own setting; ``truncate_dim`` keeps the first coordinates
         (default: the model's ``truncate_dim``, else all), normalised after the cut. ``show_progress_bar``: a bar on
-        a terminal, plain lines on stderr elsewhere (simcse_pl/progress.py)."""
+        a terminal, plain lines on stderr elsewhere (simcse_pl/progress.py). ``prompt_name`` (``"query"`` /
+        ``"document"``: the model's ``prompts``, model.prompts in training) or ``prompt`` (any text) goes before each
+        sentence, as sentence-transformers adds its prompts."""
         single = isinstance(sentences, str)
-        batch = _sentences("sentences", sentences)
+        prefix = prompt if prompt is not None else self.prompt_text(prompt_name)
+        batch = [prefix + s for s in _sentences("sentences", sentences)]
         dim = self.truncate_dim if truncate_dim is None else self.check_dim(truncate_dim)
         progress = EncodingProgress(len(batch)) if show_progress_bar else None
         vectors = encode(self.embed, self.tokenizer, batch, batch_size, self.max_length, self.device, self.precision,
@@ -164,6 +169,23 @@ class SimCSE:
         if convert_to_tensor:
             return vectors
         return vectors.numpy() if convert_to_numpy else list(vectors)
+
+    def prompt_text(self, prompt_name: str | None) -> str:
+        """The prefix the model keeps under ``prompt_name`` ("" for None, or a role it has no prefix for, as
+        sentence-transformers' ``encode_query`` falls back to no prompt)."""
+        if prompt_name is None:
+            return ""
+        if prompt_name not in ROLES:
+            raise ValueError(f"prompt_name={prompt_name!r} is not one of {', '.join(ROLES)}")
+        return self.model.roles.get(prompt_name, "")
+
+    def encode_query(self, sentences: str | Sequence[str], **kwargs: Any) -> np.ndarray | Tensor | list[Tensor]:
+        """``encode`` with the model's query prompt (sentence-transformers' ``encode_query``)."""
+        return self.encode(sentences, prompt_name="query", **kwargs)
+
+    def encode_document(self, sentences: str | Sequence[str], **kwargs: Any) -> np.ndarray | Tensor | list[Tensor]:
+        """``encode`` with the model's document prompt (sentence-transformers' ``encode_document``)."""
+        return self.encode(sentences, prompt_name="document", **kwargs)
 
     def _unit_vectors(self, sentences: list[str], batch_size: int = 128) -> Tensor:
         """Unit-length ``[n, d]`` tensors: what cosine similarity and search compare."""

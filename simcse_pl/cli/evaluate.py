@@ -134,6 +134,7 @@ def _model_record(args: argparse.Namespace, model: Any) -> dict[str, Any]:
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """Load tasks (cheap, and the usual failure) before the model, encode, score; returns the JSON record."""
     from simcse_pl.evaluation import load_task, load_tasks, run_suite
+    from simcse_pl.evaluation.retrieval import with_roles
 
     if args.mteb:
         return run_mteb_eval(args)
@@ -148,6 +149,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     if align_uniform and not any(getattr(t, "align_threshold", None) for t in tasks):
         tasks.append(load_task("stsb", args.data_dir, args.split, **keys))  # the task that defines positives
     model = _load_model(args)
+    tasks = with_roles(tasks, model.model.roles)  # a retriever's query / document prompts on retrieval tasks
     start = time.perf_counter()
     vectors = partial(model.encode, batch_size=args.batch_size, show_progress_bar=True, convert_to_tensor=True)
     results = run_suite(tasks, vectors, align_uniform=align_uniform)

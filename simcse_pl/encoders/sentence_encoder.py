@@ -9,6 +9,10 @@ registries of names, never from a class path read out of a file: the backbone th
 backbone runs, the pooler pools, template denoising subtracts the template-only vector, and the pooler's MLP head
 (SimCSE's, optional) applies. The prompt belongs to the encoder, not to the pooler: it changes the backbone's
 input, which a pooler never sees.
+
+``roles`` (``model.prompts``) are the query / document instruction prefixes of a retriever: text put before a
+sentence by whoever encodes it in that role (the training Collator, a retrieval task, ``SimCSE.encode(prompt_name=
+...)``), exactly as sentence-transformers' ``prompts`` are; the encoder only carries them to the export.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from simcse_pl.encoders.lora import is_peft
 from simcse_pl.encoders.poolers import Pooler, build_pooler
 from simcse_pl.encoders.prompt import Prompt, build_prompt
 from simcse_pl.errors import ModelLoadError
+
+ROLES = ("query", "document")  # model.prompts' keys; sentence-transformers' prompt names for encode_query / _document
 
 
 class SentenceEncoder(nn.Module):
@@ -54,6 +60,17 @@ class SentenceEncoder(nn.Module):
                                  "'This sentence : \"[X]\" means [MASK] .')")
         if prompt is not None:
             prompt.limit = max_positions(encoder, tokenizer)
+        self.roles: dict[str, str] = {}
+
+    def set_roles(self, prompts: dict[str, Any] | None) -> SentenceEncoder:
+        """Keep the set query / document prefixes of ``model.prompts``; with a template prompt they are refused, as
+        sentence-transformers applies one prompt per text and the export could not hold both."""
+        roles = {k: str(v) for k, v in (prompts or {}).items() if k in ROLES and v}
+        if roles and self.prompt is not None:
+            raise ModelLoadError("model.prompts (query / document prefixes) and model.prompt.template cannot be "
+                                 "combined: put the instruction in one of them")
+        self.roles = roles
+        return self
 
     @classmethod
     def from_config(cls, model: dict[str, Any], tokenizer: PreTrainedTokenizerBase | None = None) -> SentenceEncoder:
@@ -66,7 +83,7 @@ class SentenceEncoder(nn.Module):
         built = cls.from_parts(encoder, tokenizer, model["pooler"], model.get("mlp_only_train", False),
                                model.get("prompt"))
         built.name_or_path = model.get("name_or_path")
-        return built
+        return built.set_roles(model.get("prompts"))
 
     @classmethod
     def from_parts(cls, encoder: nn.Module, tokenizer: PreTrainedTokenizerBase, pooler: str, mlp_only_train: bool = False,
@@ -81,7 +98,9 @@ class SentenceEncoder(nn.Module):
 
     def with_modules(self, encoder: nn.Module, pooler: Pooler) -> SentenceEncoder:
         """The same tokenizer and prompt around another backbone and pooler of the same shapes (a momentum copy)."""
-        return type(self)(encoder, self.tokenizer, pooler, self.prompt, self.family, self.name_or_path)
+        twin = type(self)(encoder, self.tokenizer, pooler, self.prompt, self.family, self.name_or_path)
+        twin.roles = dict(self.roles)
+        return twin
 
     @property
     def hidden_size(self) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from simcse_pl.evaluation.base import Task
+from simcse_pl.evaluation.base import MAIN_METRIC, Task
 from simcse_pl.evaluation.chinese import CHINESE_TASKS, load_chinese
 from simcse_pl.evaluation.clustering import is_clustering_file, load_clustering
 from simcse_pl.evaluation.retrieval import is_beir_folder, load_beir
@@ -70,3 +70,13 @@ def load_tasks(names: Sequence[str], data_dir: str, split: str, data_key: str = 
                             "list each task once (rename one file)")
         seen[task.name] = given
     return tasks
+
+
+def default_monitor(val_tasks: Sequence[str], data_dir: str) -> str:
+    """``optimized_metric: null``: ``val/<first task>_<its main metric>`` (``val/stsb_spearman``,
+    ``val/scifact_ndcg_at_10``), the task read as validation will read it so its name is the logged one; with no
+    validation task, SimCSE's ``val/stsb_spearman``."""
+    if not val_tasks:
+        return "val/stsb_spearman"
+    task = load_task(val_tasks[0], data_dir, "dev")
+    return f"val/{task.name}_{MAIN_METRIC[task.kind]}"

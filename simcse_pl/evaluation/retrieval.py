@@ -7,6 +7,10 @@ BEIR evaluation does. Metrics (×100) follow trec_eval (as BEIR's pytrec_eval): 
 judgement is > 0; nDCG's gain is the judgement, discounted by log2(rank + 1); MRR@10 is 1 / the rank of the first
 relevant document within the top 10 (0 if none); Recall@100 is the share of a query's relevant documents in its
 top 100. Each is averaged over the queries that have a relevant document. Ties in score keep corpus order.
+
+Roles (``model.prompts``): ``query_prompt`` goes before every query and ``document_prompt`` before every document
+(``with_roles``), as sentence-transformers' ``encode_query`` / ``encode_document`` prefix them, so validation,
+``simcse-eval`` and an exported model's ``encode_query`` / ``encode_document`` see the same texts.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import csv
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import ClassVar
 
@@ -26,6 +30,7 @@ from torch import Tensor
 
 from simcse_pl.data.files import bad_csv_record, check_file, csv_reader, decode_line
 from simcse_pl.errors import DataError
+from simcse_pl.evaluation.base import Task
 
 CUTOFFS = {"ndcg_at_10": 10, "mrr_at_10": 10, "recall_at_100": 100}
 QRELS_SPLITS = {"dev": ("dev", "validation"), "test": ("test",), "train": ("train",)}
@@ -37,15 +42,23 @@ class RetrievalTask:
     queries: dict[str, str] = field(repr=False)  # query id -> text
     corpus: dict[str, str] = field(repr=False)  # doc id -> text
     qrels: dict[str, dict[str, float]] = field(repr=False)  # query id -> doc id -> judgement
+    query_prompt: str = ""  # model.prompts.query, before each query
+    document_prompt: str = ""  # model.prompts.document, before each document
     kind: ClassVar[str] = "retrieval"
 
     @cached_property
     def _judged_queries(self) -> list[str]:
         return [q for q in self.queries if any(rel > 0 for rel in self.qrels.get(q, {}).values())]
 
+    def _query(self, query_id: str) -> str:
+        return self.query_prompt + self.queries[query_id]
+
+    def _document(self, doc_id: str) -> str:
+        return self.document_prompt + self.corpus[doc_id]
+
     @cached_property
     def sentences(self) -> list[str]:
-        return list(dict.fromkeys([*(self.queries[q] for q in self._judged_queries), *self.corpus.values()]))
+        return list(dict.fromkeys([*map(self._query, self._judged_queries), *map(self._document, self.corpus)]))
 
     def sizes(self) -> dict[str, int]:
         return {"queries": len(self._judged_queries), "documents": len(self.corpus)}
@@ -54,13 +67,13 @@ class RetrievalTask:
         position = {s: i for i, s in enumerate(self.sentences)}
         vectors = F.normalize(embeddings.float().cpu(), dim=-1)
         doc_ids = list(self.corpus)
-        docs = vectors[torch.tensor([position[self.corpus[d]] for d in doc_ids])]
+        docs = vectors[torch.tensor([position[self._document(d)] for d in doc_ids])]
         k = min(max(CUTOFFS.values()), len(doc_ids))
         totals = dict.fromkeys(CUTOFFS, 0.0)
         queries = self._judged_queries
         for start in range(0, len(queries), 256):
             chunk = queries[start : start + 256]
-            q = vectors[torch.tensor([position[self.queries[i]] for i in chunk])]
+            q = vectors[torch.tensor([position[self._query(i)] for i in chunk])]
             scores = q @ docs.T
             # stable order: equal scores keep corpus order (topk alone does not promise it)
             order = torch.sort(scores, dim=-1, descending=True, stable=True).indices[:, :k]
@@ -68,6 +81,15 @@ class RetrievalTask:
                 for metric, value in ranking_metrics([doc_ids[i] for i in ranked], self.qrels[query]).items():
                     totals[metric] += value
         return {metric: 100 * total / max(len(queries), 1) for metric, total in totals.items()}
+
+
+def with_roles(tasks: list[Task], prompts: Mapping[str, str | None] | None) -> list[Task]:
+    """``tasks`` with ``model.prompts``' query / document prefixes on each retrieval task (others are unchanged)."""
+    query, document = (prompts or {}).get("query") or "", (prompts or {}).get("document") or ""
+    if not (query or document):
+        return list(tasks)
+    return [replace(t, query_prompt=query, document_prompt=document) if isinstance(t, RetrievalTask) else t
+            for t in tasks]
 
 
 def ranking_metrics(ranked: list[str], judgements: dict[str, float]) -> dict[str, float]:

@@ -54,6 +54,7 @@ class PoolingSpec(NamedTuple):
     normalize: bool = False
     trained_dims: list[int] | None = None  # the prefix sizes a Matryoshka objective trained (simcse_pl.json)
     prompt: dict[str, Any] | None = None  # model.prompt (simcse_pl.json)
+    roles: dict[str, str] | None = None  # model.prompts: query / document prefixes (simcse_pl.json, ST's prompts)
 
 
 def _own_pooler(encoder: PreTrainedModel) -> nn.Module | None:
@@ -83,7 +84,7 @@ def build(encoder: nn.Module, tokenizer: PreTrainedTokenizerBase, kind: str, spe
     model = SentenceEncoder.from_parts(encoder, tokenizer, kind, mlp_only_train=weights is None, prompt=spec.prompt)
     if model.pooler.mlp is not None and weights is not None:
         model.pooler.mlp.dense.load_state_dict(weights)
-    return model
+    return model.set_roles(spec.roles)
 
 
 def first_non_finite(tensors: Iterable[tuple[str, Tensor]]) -> str | None:
@@ -152,7 +153,8 @@ def saved_pooling(source: str) -> PoolingSpec | None:
         mlp = _head_weights(source, dense) if config["mlp"] else None
         kept = mlp is not None or kind != "cls"  # "cls" whose head was dropped is plain [CLS]
         dims = config.get("matryoshka_dims")
-        return PoolingSpec(kind if kept else "cls_before_pooler", mlp, trained_dims=dims, prompt=config.get("prompt"))
+        return PoolingSpec(kind if kept else "cls_before_pooler", mlp, trained_dims=dims, prompt=config.get("prompt"),
+                           roles=config.get("prompts"))
     if not modules:
         return None
     pooling = next((m for m in modules if m["type"].endswith("Pooling")), None)
@@ -161,11 +163,21 @@ def saved_pooling(source: str) -> PoolingSpec | None:
     if len(kinds) != 1 or kinds[0] is None or len(dense) > 1:
         raise ModelLoadError(f"{source}: sentence-transformers pooling {mode} is not one of simcse-pl's poolers")
     normalize = any(m["type"].endswith("Normalize") for m in modules)
+    roles = st_roles(source)
     if dense:
         if kinds[0] != "cls_before_pooler":
             raise ModelLoadError(f"{source}: a Dense layer after mean pooling is not one of simcse-pl's poolers")
-        return PoolingSpec("cls", _dense_weights(source, dense[0]["path"]), normalize)
-    return PoolingSpec(kinds[0], None, normalize)
+        return PoolingSpec("cls", _dense_weights(source, dense[0]["path"]), normalize, roles=roles)
+    return PoolingSpec(kinds[0], None, normalize, roles=roles)
+
+
+def st_roles(source: str) -> dict[str, str] | None:
+    """The ``query`` / ``document`` prompts of a sentence-transformers folder (``config_sentence_transformers.json``;
+    ``passage`` / ``corpus`` read as ``document``, names other models use for it)."""
+    prompts = ((_read_json(source, "config_sentence_transformers.json") or {}).get("prompts")) or {}
+    document = next((prompts[k] for k in ("document", "passage", "corpus") if prompts.get(k)), None)
+    roles = {"query": prompts.get("query"), "document": document}
+    return {k: v for k, v in roles.items() if v} or None
 
 
 def _st_pooling_modes(config: dict[str, Any]) -> list[str]:
@@ -246,7 +258,7 @@ def from_checkpoint(
         raise ModelLoadError(f"{path}: pooler {trained!r} is not one of {', '.join(POOLERS)}")
     keeps_mlp = POOLERS[trained].has_head and not model_cfg.get("mlp_only_train", False)
     kind = trained if keeps_mlp or trained != "cls" else "cls_before_pooler"
-    spec = PoolingSpec(kind, mlp if keeps_mlp else None, prompt=model_cfg.get("prompt"))
+    spec = PoolingSpec(kind, mlp if keeps_mlp else None, prompt=model_cfg.get("prompt"), roles=model_cfg.get("prompts"))
     return build(encoder.eval(), tokenizer, pooler or kind, spec), spec
 
 

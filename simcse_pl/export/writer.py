@@ -10,6 +10,7 @@ by name, its prompt template and whether its MLP head is used at inference (the 
 ``SentenceTransformer(dir)``: written when the pooler has a sentence-transformers equivalent (its class says which:
 ``Pooling`` mean / cls / lasttoken, plus a tanh ``Dense`` layer for a kept [CLS] head) and the prompt, if any, is a
 prefix that tokenizes the same joined to the sentence (a sentence-transformers ``prompts`` entry, the default);
+the roles of a retriever (``model.prompts``) become its ``query`` / ``document`` prompts;
 otherwise the folder is Hugging Face + simcse_pl.json only, and ``simcse_pl.json``'s ``sentence_transformers`` says
 why (also logged); its ``modules.json`` then names one module whose type is that explanation
 (``layout.st_refusal_modules``), so that ``SentenceTransformer(dir)`` fails saying to load it with
@@ -85,6 +86,8 @@ def write_model(
     config: dict[str, Any] = {"pooler": pooler.kind, "mlp": pooler.uses_mlp_at_inference}
     if prompt is not None:
         config["prompt"] = prompt.config()
+    if model.roles:
+        config["prompts"] = dict(model.roles)
     if dims:
         config["matryoshka_dims"] = dims
     if pooler.uses_mlp_at_inference:
@@ -101,7 +104,7 @@ def write_model(
         with open(os.path.join(out_dir, ST_MODULES), "w") as f:  # SentenceTransformer(dir) then refuses, loudly
             json.dump(st_refusal_modules(str(exc)), f, indent=2)
     else:
-        _save_sentence_transformers(modules, prefix, out_dir, max_len)
+        _save_sentence_transformers(modules, {"default": prefix} if prefix else dict(model.roles), out_dir, max_len)
     with open(os.path.join(out_dir, CONFIG_NAME), "w") as f:
         json.dump(config, f, indent=2)
     return out_dir
@@ -126,10 +129,14 @@ def trained_dims(objective: nn.Module | None) -> list[int] | None:
     return list(found.dims) if found is not None else None
 
 
-def _save_sentence_transformers(pooling: list[nn.Module], prompt: str | None, out_dir: str, max_len: int | None) -> None:
+def _save_sentence_transformers(pooling: list[nn.Module], prompts: dict[str, str], out_dir: str,
+                                max_len: int | None) -> None:
+    """``prompts``: a template's prefix as ``default`` (applied to every text), or the roles ``query`` / ``document``
+    (applied by ``encode_query`` / ``encode_document`` and ``prompt_name``; plain ``encode`` adds none)."""
     from sentence_transformers import SentenceTransformer, models
 
     transformer = models.Transformer(out_dir, max_seq_length=max_len)
-    prompts = {"prompts": {"default": prompt}, "default_prompt_name": "default"} if prompt else {}
+    default = {"default_prompt_name": "default"} if "default" in prompts else {}
+    prompts = {"prompts": prompts, **default} if prompts else {}
     model = SentenceTransformer(modules=[transformer, *pooling], device="cpu", **prompts)
     model.save(out_dir, create_model_card=False)  # the card is simcse-pl's (write_card)

@@ -19,6 +19,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from simcse_pl.data.batching import ShardedBatches, StreamedBatches
 from simcse_pl.training.checkpointing import ResumableLoader
 from simcse_pl.evaluation import Task, load_tasks
+from simcse_pl.evaluation.retrieval import with_roles
 from simcse_pl.data.collate import clip_text
 from simcse_pl.data.samplers.base import Sampler
 from simcse_pl.errors import DataError
@@ -67,6 +68,7 @@ class SimCSEDataModule(pl.LightningDataModule):
         tokenizer: PreTrainedTokenizerBase | None,
         batch_size: int = DataConfig.batch_size,
         max_len: int = DataConfig.max_len,
+        document_max_len: int | None = DataConfig.document_max_len,
         max_samples: int | None = DataConfig.max_samples,
         shuffle: bool = DataConfig.shuffle,
         drop_last: bool = DataConfig.drop_last,
@@ -90,6 +92,10 @@ class SimCSEDataModule(pl.LightningDataModule):
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.max_len = max_len
+        self.document_max_len = document_max_len
+        # model.prompts (query / document prefixes), set with the tokenizer by the run: training columns and
+        # retrieval tasks take them
+        self.prompts: dict[str, str | None] = {}
         self.max_samples = max_samples
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -109,9 +115,11 @@ class SimCSEDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and not self.val_tasks:
-            self.val_tasks = load_tasks(self.val_task_names, self.data_dir, "dev", tasks_key="data.val_tasks")
+            self.val_tasks = with_roles(load_tasks(self.val_task_names, self.data_dir, "dev", tasks_key="data.val_tasks"),
+                                        self.prompts)
         if stage in (None, "test") and not self.test_tasks:
-            self.test_tasks = load_tasks(self.test_task_names, self.data_dir, "test", tasks_key="data.test_tasks")
+            self.test_tasks = with_roles(load_tasks(self.test_task_names, self.data_dir, "test", tasks_key="data.test_tasks"),
+                                         self.prompts)
         if stage in (None, "fit") and self.train_set is None:
             self.train_set = self._train_set()
 
@@ -124,7 +132,7 @@ class SimCSEDataModule(pl.LightningDataModule):
 
     def _train_set(self) -> ShardedBatches | StreamedBatches:
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        collate = Collator(self.tokenizer, self.max_len, self.views)
+        collate = Collator(self.tokenizer, self.max_len, self.views, self.document_max_len, self.prompts)
         if isinstance(self.source, HFText):
             return StreamedBatches(self.source, self.batch_size, collate, rank, world, self.seed, self.max_samples)
         self.check_training_data()

@@ -32,6 +32,7 @@ from simcse_pl.training.checkpointing import ResumeCheckpoint
 from simcse_pl.config import ConfigError, check_config
 from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoders.backbone import check_max_len, load_tokenizer
+from simcse_pl.evaluation.registry import default_monitor
 from simcse_pl.export.writer import export_model, formats_written
 from simcse_pl.training.loggers import CSVLogger, finish_wandb, log_exported_model, log_test_table
 from simcse_pl.losses.cosent import refuse_unranked_data
@@ -69,6 +70,8 @@ def run(cfg: DictConfig) -> float | None:
 def _run(cfg: DictConfig) -> float | None:
     quiet_libraries()
     check_config(cfg)  # ranges; Hydra checked the types while composing
+    if cfg.optimized_metric is None:
+        cfg.optimized_metric = default_monitor(list(cfg.data.val_tasks), cfg.data.data_dir)
     out_dir = cfg.paths.output_dir
     # DDP ranks started by the launcher share the folder: only global rank 0 takes it
     lock = RunLock(out_dir) if rank_zero_only.rank == 0 else contextlib.nullcontext()
@@ -120,11 +123,13 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
         refuse_unranked_data([loss, *auxiliaries.values()], datamodule.source)
     # the run's one tokenizer: the data, the encoder and any auxiliary (masked-LM) share it
     datamodule.tokenizer = tokenizer = load_tokenizer(**model_cfg)
+    datamodule.prompts = model_cfg.get("prompts") or {}
     module = SimCSEModule(
         model=model_cfg, loss=loss, optim=OmegaConf.to_container(cfg.optim, resolve=True),
         step=OmegaConf.to_container(cfg.step, resolve=True), auxiliaries=auxiliaries, tokenizer=tokenizer,
     )
-    lengths = {"data.max_len": datamodule.max_len, "data.eval_max_len": datamodule.eval_max_len}
+    lengths = {"data.max_len": datamodule.max_len, "data.document_max_len": datamodule.document_max_len,
+               "data.eval_max_len": datamodule.eval_max_len}
     check_max_len(module.encoder, tokenizer, lengths)
     if ckpt_path is not None:
         state = read_checkpoint(ckpt_path, mmap=True)

@@ -30,12 +30,14 @@ class NLITriplets:
     is a ``DataError`` naming its line (``on_bad_row="error"``), or is dropped and counted (``"skip"``).
     """
 
-    def __init__(self, path: str, columns: Sequence[str] | None = None, on_bad_row: Literal["error", "skip"] = "error") -> None:
+    def __init__(self, path: str, columns: Sequence[str] | None = None, on_bad_row: Literal["error", "skip"] = "error",
+                 delimiter: str = ",") -> None:
         if on_bad_row not in BAD_ROW_POLICIES:
             raise DataError(f"data.source.on_bad_row={on_bad_row!r} is not one of {', '.join(BAD_ROW_POLICIES)}")
         self.path = str(path)
         self.requested = tuple(columns) if columns else None
         self.on_bad_row = on_bad_row
+        self.delimiter = delimiter  # "\t": the same reader for tab-separated files (data=retrieval's .tsv rows)
         self.columns: tuple[str, ...] = ()
         self.picks: list[int] = []
         self.spans = np.zeros((0, 2), dtype=np.int64)
@@ -53,7 +55,7 @@ class NLITriplets:
                 position[0] += len(raw)
                 yield decode_line(raw, self.path, lineno[0])
 
-        reader = csv_reader(lines(), strict=True)
+        reader = csv_reader(lines(), strict=True, delimiter=self.delimiter)
         while True:
             start, first = position[0], lineno[0] + 1
             try:
@@ -137,7 +139,8 @@ class NLITriplets:
             self._file = open(self.path, "rb")  # noqa: SIM115 - kept open per process for seeking
         start, end = self.spans[i]
         self._file.seek(int(start))
-        row = next(csv_reader([self._file.read(int(end - start)).decode("utf-8")], strict=True))
+        text = self._file.read(int(end - start)).decode("utf-8")
+        row = next(csv_reader([text], strict=True, delimiter=self.delimiter))
         return tuple(row[k].strip() for k in self.picks)
 
     def __getstate__(self) -> dict[str, Any]:
