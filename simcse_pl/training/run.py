@@ -42,7 +42,7 @@ from simcse_pl.training.preemption import StopSignals, signal_name
 from simcse_pl.training.resume import check_matches_model, resolve_checkpoint
 from simcse_pl.export.checkpoint import read_checkpoint
 from simcse_pl.training.run_lock import RunLock
-from simcse_pl.training.tracking import record_run
+from simcse_pl.training.tracking import hydra_files, record_run, write_hydra_files
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,13 @@ def run(cfg: DictConfig) -> float | None:
 
 def _run(cfg: DictConfig) -> float | None:
     quiet_libraries()
+    composed = hydra_files(cfg)  # the job's .hydra/ record, written once the folder is ours
     check_config(cfg)  # ranges; Hydra checked the types while composing
     out_dir = cfg.paths.output_dir
     # DDP ranks started by the launcher share the folder: only global rank 0 takes it
     lock = RunLock(out_dir) if rank_zero_only.rank == 0 else contextlib.nullcontext()
     with lock, StopSignals() as stop:
+        write_hydra_files(out_dir, composed)
         job = _build(cfg, out_dir)
         try:
             return _phases(cfg, job)
