@@ -6,7 +6,7 @@ import hydra
 from omegaconf import DictConfig
 
 from simcse_pl.config import CONF_DIR
-from simcse_pl.training.preemption import stop_signals_deferred
+from simcse_pl.training.preemption import STOP_STATUSES, exit_at_once, stop_signals_deferred
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
@@ -20,6 +20,13 @@ def _job(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     """The entry point. A Ctrl-C (or SIGTERM) before the run installs its stop handlers, while torch loads and Hydra
-    composes the config, ends it as one later does: one line, 128 + the signal (simcse_pl/preemption.py)."""
-    with stop_signals_deferred():
-        _job()
+    composes the config, ends it at once: one line, 128 + the signal (simcse_pl/training/preemption.py). A stop,
+    once reported (checkpoint written, loggers finished), exits at once too, skipping the interpreter's shutdown
+    (minutes of garbage collection after a full-size run)."""
+    try:
+        with stop_signals_deferred(exit_while_starting=True):
+            _job()
+    except SystemExit as exc:
+        if exc.code in STOP_STATUSES:
+            exit_at_once(int(exc.code))  # type: ignore[arg-type]
+        raise

@@ -38,7 +38,7 @@ from simcse_pl.losses.cosent import refuse_unranked_data
 from simcse_pl.export.model_card import RunFacts, write_card
 from simcse_pl.training.module import SimCSEModule
 from simcse_pl.errors import Preempted
-from simcse_pl.training.preemption import StopSignals, signal_name
+from simcse_pl.training.preemption import StopSignals, not_started, signal_name
 from simcse_pl.training.resume import check_matches_model, resolve_checkpoint
 from simcse_pl.export.checkpoint import read_checkpoint
 from simcse_pl.training.run_lock import RunLock
@@ -77,7 +77,7 @@ def _run(cfg: DictConfig) -> float | None:
         write_hydra_files(out_dir, composed)
         job = _build(cfg, out_dir)
         try:
-            return _phases(cfg, job)
+            return _phases(cfg, job, stop)
         except (SIGTERMException, Preempted):
             # stopped inside a validation, Lightning tears down that loop only: shut the training loader's
             # persistent workers down too, or the interpreter would wait for them at exit
@@ -140,9 +140,9 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
     return Job(trainer, module, datamodule, tokenizer, callbacks, resume, ckpt_path, out_dir)
 
 
-def _phases(cfg: DictConfig, job: Job) -> float | None:
+def _phases(cfg: DictConfig, job: Job, stop: StopSignals) -> float | None:
     """Validate the untrained model, fit, keep the best weights, export, test, write ``results.json``, then the
-    export's model card from it."""
+    export's model card from it. ``stop`` learns when training begins (a stop before has nothing to resume)."""
     trainer, module, datamodule = job.trainer, job.module, job.datamodule
     checkpoint = next((c for c in job.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     metric = cfg.optimized_metric
@@ -153,6 +153,7 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
                                                  resuming=job.ckpt_path is not None)
 
     if cfg.train:
+        stop.training_started = True
         trainer.fit(module, datamodule=datamodule, ckpt_path=job.ckpt_path)
         results["train"] = _metrics(trainer, "train/")  # last logged values; a later validate() clears them
         if hasattr(datamodule.source, "__len__"):  # a streamed source has no length
@@ -225,6 +226,8 @@ def _preempted(stop: StopSignals, resume: ResumeCheckpoint | None, out_dir: str)
         message = f"stopped by {name} at step {step}; the training state is in {path}. Resume with: {resume_command(out_dir)}"
     elif resume is not None and os.path.isfile(resume.last_path):
         message = f"stopped by {name}; the last checkpoint is {resume.last_path}. Resume with: {resume_command(out_dir)}"
+    elif not stop.training_started:
+        message = not_started(signum)
     else:
         message = f"stopped by {name} before any training step was saved: run the same command again"
     log.warning(message)
