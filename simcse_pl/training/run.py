@@ -33,7 +33,7 @@ from simcse_pl.config import ConfigError, check_config
 from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoders.backbone import check_max_len, load_tokenizer
 from simcse_pl.export.writer import export_model
-from simcse_pl.training.loggers import CSVLogger, finish_wandb, log_exported_model, log_test_table
+from simcse_pl.training.loggers import CSVLogger, WandbLogger, finish_wandb, log_exported_model, log_test_table
 from simcse_pl.losses.cosent import refuse_unranked_data
 from simcse_pl.export.model_card import RunFacts, write_card
 from simcse_pl.training.module import SimCSEModule
@@ -117,9 +117,13 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
     resume = next((c for c in callbacks if isinstance(c, ResumeCheckpoint)), None)
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, str(resume.dirpath) if resume else os.path.join(out_dir, "checkpoints"))
 
+    # the waits of a first start (minutes on a loaded machine: a large file, a model read from disk, wandb's
+    # service) each say what they are, so a silent console never looks like a hung job
     if cfg.train:
+        log.info("reading the training data: %s", getattr(datamodule.source, "path", type(datamodule.source).__name__))
         datamodule.check_training_data()
         refuse_unranked_data([loss, *auxiliaries.values()], datamodule.source)
+    log.info("loading the model: %s", model_cfg.get("name_or_path") or "random BERT")
     # the run's one tokenizer: the data, the encoder and any auxiliary (masked-LM) share it
     datamodule.tokenizer = tokenizer = load_tokenizer(**model_cfg)
     module = SimCSEModule(
@@ -134,6 +138,8 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
         for logger in loggers:
             if isinstance(logger, CSVLogger):  # the history continues from the checkpoint's step
                 logger.keep_until(int(state["global_step"]))
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        log.info("starting wandb (WANDB_MODE=%s)", os.environ.get("WANDB_MODE", "online"))
     record_run(cfg, out_dir, trainer.loggers)
     for line in config_summary(cfg):
         log.info(line)
