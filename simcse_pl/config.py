@@ -62,6 +62,32 @@ def registered_pooler_names(folder: Path = Path(__file__).resolve().parent / "en
 POOLERS = registered_pooler_names()
 
 
+@dataclass(frozen=True)
+class Group:
+    """Marks a schema field whose value is a config node chosen from ``conf/<path>/`` (in its type hint:
+    ``sampler: Annotated[Any, Group("data/sampler")]``). OmegaConf cannot type such a field (its type comes from
+    the ``_target_``), so without the mark ``data.sampler=no_duplicates`` (a dot for the group's slash) composed
+    as a plain string and crashed deep inside the datamodule; ``check_config`` refuses it by the mark, naming the
+    right spelling and the group's options (``group_options``, read from conf/ so a new YAML needs no edit).
+
+    ``entries``: the field is a dict of such nodes by name (``logger.csv``, ``callbacks.throughput``);
+    ``listed``: the group is selected as a list (``auxiliary=[mlm]``)."""
+
+    path: str
+    entries: bool = False
+    listed: bool = False
+
+    def spelling(self, choice: str) -> str:
+        return f"{self.path}=[{choice}]" if self.listed else f"{self.path}={choice}"
+
+
+def group_options(path: str, conf: Path | None = None) -> tuple[str, ...]:
+    """The options of the config group ``conf/<path>/``: its YAML files' names (``_``-prefixed ones are shared
+    bases, not options)."""
+    folder = (conf or CONF_DIR) / path
+    return tuple(sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")))
+
+
 @dataclass
 class PathsConfig:
     root_dir: str = "."
@@ -134,9 +160,10 @@ class DataConfig:
     typed by their constructors (data/views=..., data/sampler=...)."""
 
     _target_: str = "simcse_pl.training.datamodule.SimCSEDataModule"
-    source: Any = None
-    views: Any = None
-    sampler: Any = None
+    # the training reader: each conf/data/*.yaml names one
+    source: Annotated[Any, Group("data")] = None
+    views: Annotated[Any, Group("data/views")] = None
+    sampler: Annotated[Any, Group("data/sampler")] = None
     # use only the first N examples (null: all)
     max_samples: Optional[Annotated[int, at_least(1)]] = None
     # per training process (the presets split the paper's global batch with ${per_device:N})
@@ -243,16 +270,17 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     # the main objective: typed by its constructor (signature_schema), checked by check_config
-    loss: Any = None
+    loss: Annotated[Any, Group("loss")] = None
     # weighted second objectives, by name (auxiliary=[mlm]): typed like the loss
-    auxiliary: Dict[str, Any] = field(default_factory=dict)
+    auxiliary: Annotated[Dict[str, Any], Group("auxiliary", entries=True, listed=True)] = field(default_factory=dict)
     step: StepConfig = field(default_factory=StepConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     # lightning.Trainer's arguments: typed by Trainer's own signature when checked (check_config), so the schema
     # cannot drift from the installed Lightning, and composing (e.g. --help) need not import it
     trainer: Dict[str, Any] = field(default_factory=dict)
-    logger: Optional[Dict[str, Any]] = None
-    callbacks: Optional[Dict[str, Any]] = None
+    logger: Annotated[Optional[Dict[str, Any]], Group("logger", entries=True)] = None
+    # an entry set to null is left out (callbacks.throughput=null)
+    callbacks: Annotated[Optional[Dict[str, Any]], Group("callbacks", entries=True)] = None
 
 
 def processes(trainer: Any) -> int:
@@ -362,6 +390,7 @@ def check_config(cfg: DictConfig) -> None:
     (class paths of the flat layout are first upgraded to today's: ``MOVED_TARGETS``).
 
     Raises ``ConfigError`` naming the first key at fault, its value and what is allowed."""
+    check_groups(cfg)
     moved = upgrade_targets(cfg)
     if moved:
         log.warning("config: %s moved; read as %s (update your config files)", ", ".join(sorted(set(moved))),
@@ -374,6 +403,45 @@ def check_config(cfg: DictConfig) -> None:
     for key, value, check in _checked_fields(cfg, ""):
         if not check(value):
             raise ConfigError(f"{key}={_shown(value)}: must be {check.allowed}")
+
+
+def group_keys(schema: type = TrainConfig, prefix: str = "") -> Iterator[tuple[str, Group]]:
+    """``(key, its Group mark)`` of every field of ``schema`` (and the schemas it nests) whose value is a config
+    node chosen from a group."""
+    for name, hint in typing.get_type_hints(schema, include_extras=True).items():
+        marks = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Group)]
+        if marks:
+            yield f"{prefix}{name}", marks[0]
+        elif dataclasses.is_dataclass(hint):
+            yield from group_keys(hint, f"{prefix}{name}.")
+
+
+def check_groups(cfg: DictConfig) -> None:
+    """Every group-valued key of the composed config holds a config node (or null), not a plain value: one
+    ``ConfigError`` naming the key, the spelling that selects the option and the group's options."""
+    for key, group in group_keys():
+        node = OmegaConf.select(cfg, key)
+        if group.entries and isinstance(node, DictConfig):
+            values = [(f"{key}.{name}", str(name), node[name]) for name in node]
+        else:
+            values = [(key, None, node)]
+        for full_key, entry, value in values:
+            if value is not None and not isinstance(value, DictConfig):
+                raise ConfigError(_group_message(full_key, entry, value, group))
+
+
+def _group_message(key: str, entry: str | None, value: Any, group: Group) -> str:
+    """``data.sampler is a config group: use data/sampler=no_duplicates (options: no_duplicates, random)``."""
+    options = group_options(group.path)
+    choice = next((c for c in (str(value), entry) if c in options), None)
+    if entry is not None:
+        what = f"an entry of the config group {group.path}"
+    elif key.replace(".", "/") == group.path:
+        what = "a config group"
+    else:
+        what = f"set by the config group {group.path}"
+    given = "" if choice == str(value) else f", not a value ({_shown(value)})"
+    return f"{key} is {what}{given}: use {group.spelling(choice or '<name>')} (options: {', '.join(options)})"
 
 
 def _shown(value: Any) -> str:

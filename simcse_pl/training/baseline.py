@@ -68,6 +68,8 @@ def untrained_validation(
             logger.log_metrics(metrics, step=0)
         _log_metric(cfg, metrics, f"computed once for this sweep: {cache}")
     else:
+        # the first job of a sweep (and every single run) validates: minutes on a large model, once per sweep
+        log.info("step 0 (untrained): validating on %s", ", ".join(cfg.data.val_tasks))
         trainer.validate(module, datamodule=datamodule, verbose=False)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         if cache is not None:

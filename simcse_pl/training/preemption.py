@@ -10,9 +10,14 @@ Ctrl-C in a terminal sends SIGINT to the whole foreground process group. All thr
   checkpoint and the command that resumes it and exits with ``128 + signal`` (143 for SIGTERM, 130 for SIGINT),
   never 0.
 - Outside the trainer's loops (loading the model, exporting) there is no training state to save, so the handler
-  here raises ``Preempted`` at once. One that arrives before (importing torch, composing the config) is recorded
-  by the entry point and raised as ``Preempted`` as soon as the run installs its handlers
-  (``stop_signals_deferred``).
+  here raises ``Preempted`` at once. One that arrives while the entry point starts (importing torch, composing
+  the config: up to a minute on a loaded machine) ends the process at once, with one line
+  (``stopped before training started; nothing to resume``) and ``128 + signal``: nothing is written yet, and
+  waiting for the imports to finish could outlast a scheduler's grace period. ``train.py`` installs that
+  handler on its first line, before Python imports Hydra and the package (``stop_signals_deferred``).
+- Once the stop is reported (the checkpoint written, the loggers finalised, wandb finished), the entry point
+  leaves with ``exit_at_once``: the interpreter's own shutdown (a garbage collection over everything a
+  full-size run allocated) took minutes, past the ~30 s a scheduler waits before SIGKILL.
 - SIGUSR1 and SIGINT are re-sent as SIGTERM, so Lightning's handler (which also forwards it to the DDP ranks it
   launched) sees it; the exit status still names the signal that arrived. SIGINT is not left to Python's
   ``KeyboardInterrupt``: Lightning catches that anywhere inside a step (possibly mid optimizer update), runs
@@ -29,6 +34,7 @@ Ctrl-C in a terminal sends SIGINT to the whole foreground process group. All thr
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -36,7 +42,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, NoReturn
 from simcse_pl.errors import Preempted
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
@@ -48,19 +54,51 @@ def signal_name(signum: int) -> str:
 
 
 def nothing_saved(signum: int) -> str:
-    """The report of a stop before training started or after it ended: there is no training state to keep."""
+    """The report of a stop after training ended (exporting, testing): there is no training state to keep."""
     return f"stopped by {signal_name(signum)} (outside training: nothing to save)"
 
 
+def not_started(signum: int) -> str:
+    """The report of a stop before the first training step: no checkpoint, so the same command starts over.
+    train.py's first lines print the same words (it cannot import this module that early)."""
+    return f"stopped before training started; nothing to resume ({signal_name(signum)})"
+
+
+STOP_STATUSES = frozenset(128 + s for s in STOP_SIGNALS)
+
+
+def exit_at_once(status: int) -> NoReturn:
+    """End the process with ``status`` now that a stop has been reported: stdout, stderr and every logging handler
+    (the run's train.log) are flushed and closed, then ``os._exit`` skips the interpreter's shutdown, whose
+    garbage collection over a full-size run's objects took minutes. Only once the checkpoint is written and the
+    loggers are finished (Lightning finalises them on the stop; ``run`` finishes wandb)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, RuntimeError):  # closed, or a print under way (called from a handler)
+            pass
+    try:
+        logging.shutdown()
+    except (OSError, ValueError, RuntimeError):
+        pass
+    os._exit(status)
+
+
 class _Deferred:
-    """A stop signal that arrived while the entry point was starting (importing torch, composing the config): Hydra
-    and some libraries turn a ``KeyboardInterrupt`` raised inside an import into an error of their own (exit 1, a
-    stack trace), so the signal is only recorded then and acted on where it is safe: the run's ``StopSignals``."""
+    """A stop signal outside a run's ``StopSignals``: Hydra and some libraries turn a ``KeyboardInterrupt`` raised
+    inside an import into an error of their own (exit 1, a stack trace), so no exception is raised here. While the
+    entry point is starting (``starting``: no run has begun, nothing is written) the process ends at once with one
+    line; otherwise (between sweep jobs, after a run) the signal is recorded and acted on where it is safe: the
+    next run's ``StopSignals``, or the end of ``stop_signals_deferred``."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.starting = False
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.starting:
+            _notice(not_started(signum))
+            exit_at_once(128 + signum)
         if self.signum is None:
             self.signum = signum
 
@@ -73,15 +111,19 @@ _DEFERRED = _Deferred()
 
 
 @contextmanager
-def stop_signals_deferred() -> Iterator[None]:
+def stop_signals_deferred(exit_while_starting: bool = False) -> Iterator[None]:
     """Around the whole entry point: a stop signal before a run has installed ``StopSignals`` (or after it, as the
-    process ends) is one line and ``128 + signal`` like one during the run (130 for Ctrl-C), never a stack trace."""
+    process ends) is one line and ``128 + signal`` like one during the run (130 for Ctrl-C), never a stack trace.
+    ``exit_while_starting``: until the first run installs ``StopSignals``, a stop signal ends the process at once
+    (the entry point's imports can take a minute)."""
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {signum: signal.signal(signum, _DEFERRED) for signum in STOP_SIGNALS}
+    _DEFERRED.starting = exit_while_starting and bool(previous)
     try:
         yield
     finally:
+        _DEFERRED.starting = False
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     signum = _DEFERRED.take()
@@ -109,6 +151,8 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.received: int | None = None
+        # set by the run as training begins: a stop before it has nothing to resume
+        self.training_started = False
         self._handler = self._handle  # one bound-method object, so it can be recognised when installed
         self._previous: dict[int, Any] = {}
         self._forwarding = False  # a SIGUSR1 / SIGINT re-sent as SIGTERM, not yet handled as such
@@ -131,17 +175,22 @@ class StopSignals:
         # while a trainer runs, Lightning has installed its handler (which calls this one too) and stops the loop
         # at the next step boundary; only when this handler is the installed one is nobody else going to stop
         if signal.getsignal(signal.SIGTERM) is self._handler:
-            raise Preempted(self.received, nothing_saved(self.received))
+            raise Preempted(self.received, self.outside_training(self.received))
         _notice(f"{signal_name(self.received)}: stopping once the step under way is done (and saving the training "
                 "state); another signal changes nothing")
+
+    def outside_training(self, signum: int) -> str:
+        """The report of a stop with no training state to save: before training began, or after it ended."""
+        return nothing_saved(signum) if self.training_started else not_started(signum)
 
     def __enter__(self) -> StopSignals:  # noqa: PYI034 - typing.Self needs Python 3.11
         """Raises ``Preempted`` at once for a signal that arrived while the process was starting."""
         self._pid = os.getpid()
+        _DEFERRED.starting = False  # from here on a stop is reported by the run
         pending = _DEFERRED.take()
         if pending is not None:
             self.received = pending
-            raise Preempted(pending, nothing_saved(pending))
+            raise Preempted(pending, not_started(pending))
         if threading.current_thread() is threading.main_thread():
             for signum in STOP_SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handler)

@@ -34,16 +34,16 @@ from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoders.backbone import check_max_len, load_tokenizer
 from simcse_pl.evaluation.registry import default_monitor
 from simcse_pl.export.writer import export_model, formats_written
-from simcse_pl.training.loggers import CSVLogger, finish_wandb, log_exported_model, log_test_table
+from simcse_pl.training.loggers import CSVLogger, WandbLogger, finish_wandb, log_exported_model, log_test_table
 from simcse_pl.losses.cosent import refuse_unranked_data
 from simcse_pl.export.model_card import RunFacts, write_card
 from simcse_pl.training.module import SimCSEModule
 from simcse_pl.errors import Preempted
-from simcse_pl.training.preemption import StopSignals, signal_name
+from simcse_pl.training.preemption import StopSignals, not_started, signal_name
 from simcse_pl.training.resume import check_matches_model, resolve_checkpoint
 from simcse_pl.export.checkpoint import read_checkpoint
 from simcse_pl.training.run_lock import RunLock
-from simcse_pl.training.tracking import record_run
+from simcse_pl.training.tracking import hydra_files, record_run, write_hydra_files
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ def run(cfg: DictConfig) -> float | None:
 
 def _run(cfg: DictConfig) -> float | None:
     quiet_libraries()
+    composed = hydra_files(cfg)  # the job's .hydra/ record, written once the folder is ours
     check_config(cfg)  # ranges; Hydra checked the types while composing
     if cfg.optimized_metric is None:
         cfg.optimized_metric = default_monitor(list(cfg.data.val_tasks), cfg.data.data_dir)
@@ -76,9 +77,10 @@ def _run(cfg: DictConfig) -> float | None:
     # DDP ranks started by the launcher share the folder: only global rank 0 takes it
     lock = RunLock(out_dir) if rank_zero_only.rank == 0 else contextlib.nullcontext()
     with lock, StopSignals() as stop:
+        write_hydra_files(out_dir, composed)
         job = _build(cfg, out_dir)
         try:
-            return _phases(cfg, job)
+            return _phases(cfg, job, stop)
         except (SIGTERMException, Preempted):
             # stopped inside a validation, Lightning tears down that loop only: shut the training loader's
             # persistent workers down too, or the interpreter would wait for them at exit
@@ -118,9 +120,13 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
     resume = next((c for c in callbacks if isinstance(c, ResumeCheckpoint)), None)
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, str(resume.dirpath) if resume else os.path.join(out_dir, "checkpoints"))
 
+    # the waits of a first start (minutes on a loaded machine: a large file, a model read from disk, wandb's
+    # service) each say what they are, so a silent console never looks like a hung job
     if cfg.train:
+        log.info("reading the training data: %s", getattr(datamodule.source, "path", type(datamodule.source).__name__))
         datamodule.check_training_data()
         refuse_unranked_data([loss, *auxiliaries.values()], datamodule.source)
+    log.info("loading the model: %s", model_cfg.get("name_or_path") or "random BERT")
     # the run's one tokenizer: the data, the encoder and any auxiliary (masked-LM) share it
     datamodule.tokenizer = tokenizer = load_tokenizer(**model_cfg)
     datamodule.prompts = model_cfg.get("prompts") or {}
@@ -137,15 +143,17 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
         for logger in loggers:
             if isinstance(logger, CSVLogger):  # the history continues from the checkpoint's step
                 logger.keep_until(int(state["global_step"]))
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        log.info("starting wandb (WANDB_MODE=%s)", os.environ.get("WANDB_MODE", "online"))
     record_run(cfg, out_dir, trainer.loggers)
     for line in config_summary(cfg):
         log.info(line)
     return Job(trainer, module, datamodule, tokenizer, callbacks, resume, ckpt_path, out_dir)
 
 
-def _phases(cfg: DictConfig, job: Job) -> float | None:
+def _phases(cfg: DictConfig, job: Job, stop: StopSignals) -> float | None:
     """Validate the untrained model, fit, keep the best weights, export, test, write ``results.json``, then the
-    export's model card from it."""
+    export's model card from it. ``stop`` learns when training begins (a stop before has nothing to resume)."""
     trainer, module, datamodule = job.trainer, job.module, job.datamodule
     checkpoint = next((c for c in job.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     metric = cfg.optimized_metric
@@ -156,6 +164,7 @@ def _phases(cfg: DictConfig, job: Job) -> float | None:
                                                  resuming=job.ckpt_path is not None)
 
     if cfg.train:
+        stop.training_started = True
         trainer.fit(module, datamodule=datamodule, ckpt_path=job.ckpt_path)
         results["train"] = _metrics(trainer, "train/")  # last logged values; a later validate() clears them
         if hasattr(datamodule.source, "__len__"):  # a streamed source has no length
@@ -228,6 +237,8 @@ def _preempted(stop: StopSignals, resume: ResumeCheckpoint | None, out_dir: str)
         message = f"stopped by {name} at step {step}; the training state is in {path}. Resume with: {resume_command(out_dir)}"
     elif resume is not None and os.path.isfile(resume.last_path):
         message = f"stopped by {name}; the last checkpoint is {resume.last_path}. Resume with: {resume_command(out_dir)}"
+    elif not stop.training_started:
+        message = not_started(signum)
     else:
         message = f"stopped by {name} before any training step was saved: run the same command again"
     log.warning(message)

@@ -80,6 +80,39 @@ def hydra_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
+HYDRA_SUBDIR = ".hydra"
+
+
+def hydra_files(cfg: DictConfig) -> dict[str, str]:
+    """What Hydra would have written to ``<run dir>/.hydra/`` (``config.yaml``, ``hydra.yaml``,
+    ``overrides.yaml``), as text, taken as the job starts (before ``check_config`` touches ``cfg``); empty when
+    not run under Hydra.
+
+    Hydra writes them before the job runs, so a second run into a folder in use rewrote the live run's record
+    (its ``config.yaml`` then named the refused run's settings, which simcse-report reads); conf/hydra/default.yaml
+    sets ``hydra.output_subdir: null`` and the job writes them itself once it holds the run folder's lock
+    (``write_hydra_files``)."""
+    if not HydraConfig.initialized():
+        return {}
+    hydra = HydraConfig.instance().cfg
+    return {
+        "config.yaml": OmegaConf.to_yaml(cfg),
+        "hydra.yaml": OmegaConf.to_yaml(hydra),
+        "overrides.yaml": OmegaConf.to_yaml(hydra.hydra.overrides.task),
+    }
+
+
+def write_hydra_files(out_dir: str, files: dict[str, str]) -> None:
+    """``<out_dir>/.hydra/<name>`` for each of ``files``, as Hydra writes them; rank 0 only (DDP ranks share the
+    folder). Call it only while holding the folder's ``RunLock``."""
+    if not files or rank_zero_only.rank != 0:
+        return
+    folder = Path(out_dir) / HYDRA_SUBDIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
 def _keep_hydra_files(hydra_dir: Path, segment: int) -> None:
     if not hydra_dir.is_dir():
         return

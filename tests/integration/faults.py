@@ -108,3 +108,33 @@ class CountValidations(Callback):
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         with open(self.path, "a") as f:
             f.write(f"{trainer.global_step}\n")
+
+
+class _SlowToCollect:
+    """Part of a reference cycle whose finalizer takes ``seconds``: only the garbage collector frees it, and the
+    interpreter's shutdown collection runs it, standing in for the minutes that collection took over the millions
+    of objects a full-size run leaves."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.sleep, self.cycle = seconds, time.sleep, self
+
+    def __del__(self) -> None:
+        self.sleep(self.seconds)
+
+
+_LEFT_FOR_SHUTDOWN: list[_SlowToCollect] = []
+
+
+class SignalAtStepSlowToExit(SignalAtStep):
+    """``SignalAtStep`` (SIGTERM), having first left an object that the interpreter's shutdown takes ``seconds``
+    to collect; the signal's wall-clock time goes to ``marker``."""
+
+    def __init__(self, step: int, marker: str, seconds: float = 600) -> None:
+        super().__init__(step)
+        self.marker, self.seconds = Path(marker), seconds
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            _LEFT_FOR_SHUTDOWN.append(_SlowToCollect(self.seconds))
+            self.marker.write_text(repr(time.time()))
+        super().on_train_batch_start(trainer, pl_module, batch, batch_idx)

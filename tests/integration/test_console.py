@@ -44,3 +44,12 @@ def test_no_library_noise_and_few_warnings(console: str):
     assert not found, found
     warnings = [line for line in console.splitlines() if "WARNING" in line or "Warning:" in line]
     assert len(warnings) <= 3, warnings
+
+
+def test_each_wait_of_the_start_is_announced_before_it(console: str):
+    """A first start spent minutes with nothing on the console (imports, the data, the model, wandb, the untrained
+    validation): each wait now has its line, in order, before its result."""
+    lines = ["loading torch, Lightning and the training code", "reading the training data: ", "loading the model: random BERT",
+             "step 0 (untrained): validating on stsb", "step 0 (untrained): STS-B dev Spearman"]
+    positions = [console.find(line) for line in lines]
+    assert -1 not in positions and positions == sorted(positions), dict(zip(lines, positions))

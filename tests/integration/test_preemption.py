@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,21 @@ def test_resuming_the_stopped_run_ends_with_the_uninterrupted_weights(runs: dict
     assert step == STEPS
     worst = max((resumed[k] - reference[k]).abs().max().item() for k in reference)
     assert worst <= 1e-6, f"stopped at step {STEP}: resumed weights differ by up to {worst:g}"
+
+
+def test_once_the_stop_is_reported_the_process_exits_within_seconds(tiny_data: Path, tmp_path: Path):
+    """After last.ckpt and the resume line, the interpreter's shutdown (its garbage collection) kept a full-size
+    run alive for minutes, past the ~30 s a scheduler waits before SIGKILL; here an object that takes 10 minutes
+    to collect stands in for it."""
+    marker = tmp_path / "signalled"
+    proc = start(command(tiny_data, tmp_path / "run", 0, f"+callbacks.stop._target_={FAULTS}.SignalAtStepSlowToExit",
+                         "+callbacks.stop.step=3", f"+callbacks.stop.marker={marker}"), new_session=True)
+    try:
+        _, err = proc.communicate(timeout=400)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    waited = time.time() - float(marker.read_text())
+    assert proc.returncode == 143, err[-3000:]
+    assert err.strip().splitlines()[-1].startswith("stopped by SIGTERM at step 4; the training state is in ")
+    assert waited < 60, f"exited {waited:.0f} s after SIGTERM"

@@ -11,12 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from simcse_pl.training import run as run_module
 from simcse_pl.config import compose_config
 from simcse_pl.cli.reporting import user_errors_reported
 from simcse_pl.training.run_lock import LOCK_NAME, RunLock
 from simcse_pl.errors import RunFolderInUse
+from tests.train_runs import run_train
 
 
 def write_lock(folder: Path, pid: int, host: str | None = None) -> Path:
@@ -93,3 +95,37 @@ def test_a_second_run_into_a_live_folder_fails_at_once_naming_it(tmp_path: Path,
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].startswith(f"error: {tmp_path}: the run folder is in use by pid {live_pid}")
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_refused_run_leaves_the_live_runs_record_alone(tiny_data: Path, tmp_path: Path, live_pid: int):
+    """Hydra wrote ``.hydra/*.yaml`` before the job took the lock: a second run with another tau, refused, still
+    rewrote the live run's config.yaml (which simcse-report reads). Now the job writes them once it holds the
+    folder."""
+    hydra_dir = tmp_path / ".hydra"
+    hydra_dir.mkdir()
+    record = {name: f"# the live run's {name}\nloss:\n  tau: 0.05\n" for name in ("config.yaml", "hydra.yaml", "overrides.yaml")}
+    for name, text in record.items():
+        (hydra_dir / name).write_text(text)
+    write_lock(tmp_path, live_pid)
+    done = run_train(tmp_path, "loss.tau=0.5", data_dir=tiny_data, check=False, full_error=False)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path}: the run folder is in use by pid {live_pid}")
+    assert {name: (hydra_dir / name).read_text() for name in record} == record
+    assert sorted(p.name for p in hydra_dir.iterdir()) == sorted(record)
+
+
+def test_the_run_writes_hydras_record_once_it_holds_the_folder(tmp_path: Path, monkeypatch):
+    """Under Hydra the job's .hydra/ files are Hydra's own (what --config-dir and simcse-report read)."""
+    from hydra.core.hydra_config import HydraConfig
+    from simcse_pl.training.tracking import hydra_files, write_hydra_files
+
+    cfg = compose_config("loss.tau=0.5", f"hydra.run.dir={tmp_path}", return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    try:
+        write_hydra_files(str(tmp_path), hydra_files(task))
+    finally:
+        HydraConfig.instance().cfg = None
+    assert OmegaConf.load(tmp_path / ".hydra" / "config.yaml").loss.tau == 0.5
+    assert OmegaConf.load(tmp_path / ".hydra" / "overrides.yaml") == ["loss.tau=0.5"]  # hydra.* overrides are in hydra.yaml
+    assert OmegaConf.load(tmp_path / ".hydra" / "hydra.yaml").hydra.run.dir == str(tmp_path)

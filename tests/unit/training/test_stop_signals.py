@@ -15,7 +15,7 @@ import pytest
 from simcse_pl.cli.reporting import user_errors_reported
 from simcse_pl.errors import Preempted
 from simcse_pl.training.preemption import StopSignals, ignore_stop_signals_in_worker
-from simcse_pl.training.preemption import stop_signals_deferred
+from simcse_pl.training.preemption import not_started, stop_signals_deferred
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -30,6 +30,7 @@ def spin() -> None:
 def test_a_stop_signal_outside_training_raises_preempted_at_once(signum: int, status: int):
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Preempted) as exc, StopSignals() as stop:
+        stop.training_started = True  # after training: export, test
         os.kill(os.getpid(), signum)
         spin()
     assert stop.received == signum
@@ -74,7 +75,7 @@ def test_ctrl_c_while_starting_is_raised_once_the_run_can_stop(capsys):
         with StopSignals():
             pytest.fail("the run started although Ctrl-C was pressed")
     assert exit_info.value.code == 130
-    assert capsys.readouterr().err == "stopped by SIGINT (outside training: nothing to save)\n"  # once
+    assert capsys.readouterr().err == "stopped before training started; nothing to resume (SIGINT)\n"  # once
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -101,7 +102,7 @@ def test_ctrl_c_while_train_py_starts_is_one_line_and_status_130(tiny_data: Path
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-3000:]
-    assert err.strip().splitlines()[-1] == "stopped by SIGINT (outside training: nothing to save)", err[-3000:]
+    assert err.strip().splitlines()[-1] == "stopped before training started; nothing to resume (SIGINT)", err[-3000:]
     assert "Traceback" not in err
     assert not (tmp_path / "checkpoints").exists()
 
@@ -144,3 +145,44 @@ def test_a_worker_leaves_the_first_sigterm_to_the_main_process_and_ends_on_the_s
         os._exit(0)  # not reached
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+
+
+def test_a_stop_signal_before_training_started_says_there_is_nothing_to_resume():
+    with pytest.raises(Preempted) as exc, StopSignals():  # loading the model, reading the data
+        os.kill(os.getpid(), signal.SIGTERM)
+        spin()
+    assert (exc.value.exit_status, str(exc.value)) == (143, "stopped before training started; nothing to resume (SIGTERM)")
+    assert str(exc.value) == not_started(signal.SIGTERM)
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signum`` (Linux: the SigCgt mask in /proc/<pid>/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+    return bool(mask >> (signum - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads handlers from /proc")
+def test_sigterm_while_train_py_imports_is_one_line_143_at_once(tmp_path: Path):
+    """SIGTERM as soon as train.py can catch it, while Python imports Hydra, the package and torch: before, the
+    process either died of it silently (no handler yet) or waited for the imports (up to a minute on a loaded
+    machine) to say it; now one line, status 143, within seconds."""
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), "debug=fast", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"},
+    )
+    deadline = time.monotonic() + 60
+    while not catches(proc.pid, signal.SIGTERM) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    waited = time.monotonic() - sent
+    assert proc.returncode == 143, err[-3000:]
+    assert err.strip().splitlines() == ["stopped before training started; nothing to resume (SIGTERM)"], err[-3000:]
+    assert waited < 10, f"exited {waited:.1f} s after SIGTERM"
+    assert not (tmp_path / "checkpoints").exists()
