@@ -45,8 +45,6 @@ class Corpus(Sequence[str]):
 
 
 def mine_parser() -> argparse.ArgumentParser:
-    from simcse_pl.evaluation.search import DEFAULT_CHUNK
-
     p = argparse.ArgumentParser(prog="simcse-mine", description="Mine hard negatives for (query, positive) data.")
     p.add_argument("model", metavar="MODEL", help="export, checkpoint, sentence-transformers / Hugging Face folder or id")
     p.add_argument("data", metavar="DATA", help="a BEIR folder, or a .jsonl/.csv/.tsv of query, positive rows")
@@ -66,7 +64,8 @@ def mine_parser() -> argparse.ArgumentParser:
     p.add_argument("--document-prompt", help="prefix of each document (default: the model's document prompt)")
     p.add_argument("--faiss", choices=("auto", "yes", "no"), default="auto",
                    help="search with faiss (auto: when installed) or chunked torch top-k")
-    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, help="documents per search chunk (memory bound)")
+    p.add_argument("--chunk-size", type=int, default=None,
+                   help="documents per search chunk (memory bound; default: evaluation.search.DEFAULT_CHUNK, 16384)")
     p.add_argument("--cache-dir", help="embedding cache (default: <output folder>/.mining_cache)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, help="tokens per text (default: the model's)")
@@ -174,6 +173,7 @@ def summary(stats: dict[str, Any]) -> list[str]:
 def run_mine(args: argparse.Namespace) -> dict[str, Any]:
     from simcse_pl.evaluation.embedding_cache import model_key
     from simcse_pl.evaluation.mining import MiningOptions, mine
+    from simcse_pl.evaluation.search import DEFAULT_CHUNK
     from simcse_pl.inference import SimCSE
 
     output = Path(args.output)
@@ -190,7 +190,7 @@ def run_mine(args: argparse.Namespace) -> dict[str, Any]:
     document_prompt = args.document_prompt if args.document_prompt is not None else model.prompt_text("document")
     cache = args.cache_dir or str(output.parent / ".mining_cache")
     result = mine(model, unique, docs, corpus, options, model_key(args.model), cache, query_prompt, document_prompt,
-                  args.batch_size, args.chunk_size, {"auto": None, "yes": True, "no": False}[args.faiss], progress_bar)
+                  args.batch_size, args.chunk_size or DEFAULT_CHUNK, {"auto": None, "yes": True, "no": False}[args.faiss], progress_bar)
     write_rows(output, result, corpus)
     stats = {"model": args.model, "data": args.data, "corpus": args.corpus, "output": str(output),
              "query_prompt": query_prompt, "document_prompt": document_prompt, **result.statistics}

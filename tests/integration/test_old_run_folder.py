@@ -20,7 +20,7 @@ from simcse_pl.export.checkpoint import read_checkpoint
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "run_before_wings"
 # the fixture's command, less what run_train sets itself (tests/train_runs.py)
 OVERRIDES = ("trainer.deterministic=true", "trainer.max_steps=16", "test=false", "export=false",
-             "trainer.val_check_interval=8")
+             "trainer.val_check_interval=8", "data.max_samples=null")
 
 
 @pytest.fixture
