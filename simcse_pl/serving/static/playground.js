@@ -50,7 +50,7 @@ function many() {
     (answer) => {
       const order = answer.scores.map((s, i) => [s, i]).sort((x, y) => y[0] - x[0]);
       return [el("ol", { class: "hits" }, ...order.map(([s, i]) =>
-        el("li", {}, el("span", { class: "num" }, fixed(s)), candidates[i])))];
+        el("li", {}, el("span", { class: "num" }, fixed(s)), el("span", { class: "text" }, candidates[i]))))];
     });
 }
 
@@ -70,7 +70,8 @@ function markRanks(model, answer, answers) {
   const other = Object.keys(answers).find((m) => m !== model);
   const list = document.querySelector(`#search-out .column[data-model="${CSS.escape(model)}"] .hits`);
   for (const hit of answer.hits) {
-    const item = el("li", { class: "hit" }, el("span", { class: "num" }, fixed(hit.score)), hit.text);
+    const item = el("li", { class: "hit" }, el("span", { class: "num" }, fixed(hit.score)),
+      el("span", { class: "text" }, hit.text));
     if (other) {
       const there = answers[other].hits.find((h) => h.index === hit.index);
       const change = there ? there.rank - hit.rank : null;
