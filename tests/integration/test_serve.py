@@ -2,15 +2,18 @@
 tiny run folder with ``--compare untrained`` and a ``--corpus`` file, started once: the two-sentence score is
 ``SimCSE.similarity`` to 4 decimals, a search's top 3 are ``SimCSE.search``'s, both models answer side by side
 with rank changes marked, and the run's scores show. The OpenAI client gets ``SimCSE.encode``'s vectors from the
-same server, and SIGTERM stops it within seconds. Screenshots go to the test's tmp folder.
+same server, scripts/benchmark_serve.py measures it (a few requests, 0 errors; no speed asserted), and SIGTERM
+stops it within seconds. Screenshots go to the test's tmp folder.
 
 Skipped only outside CI when /usr/bin/chromium is absent (``apt-get install chromium``); in CI (CI=true) that fails."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from scripts_module import SCRIPTS
 from serve_fixtures import CORPUS, tiny_run
 from serve_process import free_port, start_server, stop
 from simcse_pl.inference import SimCSE
@@ -100,6 +104,17 @@ def test_the_openai_client_gets_simcses_vectors(server: tuple[str, Any], referen
     expected = reference.encode(list(SENTENCES))
     cosine = (vectors * expected).sum(-1) / np.linalg.norm(vectors, axis=-1) / np.linalg.norm(expected, axis=-1)
     assert cosine.min() >= 0.99999 and answer.usage.total_tokens > 0 and answer.model == "run"
+
+
+def test_the_benchmark_script_measures_it(server: tuple[str, Any]):
+    """In its own process: the browser's event loop (playwright) runs in this one."""
+    port = server[0].rsplit(":", 1)[1]
+    done = subprocess.run([sys.executable, str(SCRIPTS / "benchmark_serve.py"), "--port", port, "--requests", "30",
+                           "--clients", "1", "4"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for clients in (1, 4):
+        assert re.search(rf"^running +{clients} +30 +0 +(\d+\.\d +){{3}}\d+\.\d +\d+\.\d$", out, re.M), out
 
 
 def test_sigterm_stops_the_server_within_seconds(server: tuple[str, subprocess.Popen[str]]):
