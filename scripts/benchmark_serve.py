@@ -77,12 +77,18 @@ def free_port() -> int:
 def start_server(args: Sequence[str], port: int, timeout: float = 180) -> subprocess.Popen[str]:
     """``python -m simcse_pl.cli.serve ARGS --port PORT`` (this checkout's package first), once ``/health`` answers."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen([sys.executable, "-m", "simcse_pl.cli.serve", *args, "--host", HOST, "--port", str(port)],
-                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [sys.executable, "-m", "simcse_pl.cli.serve", *args, "--host", HOST, "--port", str(port)]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return wait_until_up(process, port, timeout)
+
+
+def wait_until_up(process: subprocess.Popen[str], port: int, timeout: float = 180) -> subprocess.Popen[str]:
+    """``process`` once it answers ``/health`` on ``port``; its output in the error when it exits or hangs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"simcse-serve exited with {process.returncode}: {process.stdout.read().strip()}")
+            output = process.stdout.read().strip() if process.stdout else ""
+            raise RuntimeError(f"simcse-serve exited with {process.returncode}: {output}")
         try:
             with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1):
                 return process
@@ -92,7 +98,8 @@ def start_server(args: Sequence[str], port: int, timeout: float = 180) -> subpro
     raise RuntimeError(f"simcse-serve did not answer within {timeout:.0f} s")
 
 
-async def load(url: str, batches: list[list[str]], clients: int, max_seconds: float) -> tuple[list[float], int, int, float]:
+async def load(url: str, batches: list[list[str]], clients: int,
+               max_seconds: float) -> tuple[list[float], int, int, float]:
     """Send ``batches`` from ``clients`` concurrent clients until all are sent or ``max_seconds`` pass:
     (latencies of the answered ones, errors, sentences answered, seconds)."""
     pending = iter(batches)

@@ -11,6 +11,7 @@ from scripts_module import load_script
 _script = load_script("benchmark_serve")
 free_port = _script.free_port
 start_server = _script.start_server
+wait_until_up = _script.wait_until_up
 
 
 def stop(process: subprocess.Popen[str]) -> None:

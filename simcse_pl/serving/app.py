@@ -78,8 +78,13 @@ class Server:
 def create_app(server: Server, cors: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        """Batchers start, then the ``--corpus`` file is encoded by each model before the first request (a large
+        one takes a while: ``/health`` answers once searches are fast)."""
         for batcher in server.batchers.values():
             await batcher.start()
+        if server.corpus:
+            for model in server.models.values():
+                await server.corpus_vectors(model, None)
         yield
         for batcher in server.batchers.values():
             await batcher.stop()
@@ -151,7 +156,8 @@ def create_app(server: Server, cors: str | None = None) -> FastAPI:
         else:
             raise errors.NoCorpus("documents: none given and the server has no --corpus file")
         query = (await server.encode(model, [request.query], request.query_prompt_name))[0]
-        hits = [SearchHit(rank=r + 1, **h._asdict()) for r, h in enumerate(top_k(query, documents, texts, request.top_k))]
+        ranked = top_k(query, documents, texts, request.top_k)
+        hits = [SearchHit(rank=r + 1, **hit._asdict()) for r, hit in enumerate(ranked)]
         return SearchResponse(model=model.id, hits=hits, corpus_size=len(texts), took_ms=_ms(start))
 
     return app

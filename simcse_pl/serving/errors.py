@@ -1,6 +1,6 @@
-"""Every refusal as a 4xx whose ``detail`` is one line: pydantic's list of errors is cut to its first, named by
-where it is (``body.input[2]: Input should be a valid string``); a limit is 413, an unknown model or prompt, or a search with nothing to search, 422.
-A client sees what to fix, never a 500 or a stack trace."""
+"""Every refusal as a 4xx whose ``detail`` is one line: pydantic's list of errors is cut to the most telling one,
+named by where it is (``input[2]: Input should be a valid string``); a limit is 413; an unknown model or prompt,
+or a search with nothing to search, 422. A client sees what to fix, never a 500 or a stack trace."""
 
 from __future__ import annotations
 
