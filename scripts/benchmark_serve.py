@@ -7,7 +7,8 @@ clients, with batching on and off, against 127.0.0.1 only.
 
 For each mode the script starts its own server (``python -m simcse_pl.cli.serve MODEL``, ``--no-batching`` for
 ``unbatched``) on a free 127.0.0.1 port, warms it up, then for each client count sends ``--requests`` requests of
-1-8 sentences (seeded, the same for every run) from that many concurrent clients, stopping early after
+1-8 sentences (seeded, the same for every run; vectors as base64, as the OpenAI client asks for them) from that
+many concurrent clients, stopping early after
 ``--max-seconds``. It prints one row per mode and client count (requests, errors, p50/p95/p99 latency, requests/s,
 sentences/s) and, with both modes, batched over unbatched throughput at the most clients. ``--port`` measures a
 server already running on 127.0.0.1 instead (mode ``running``). Exit status 1 when any request failed.
@@ -98,8 +99,8 @@ def wait_until_up(process: subprocess.Popen[str], port: int, timeout: float = 18
     raise RuntimeError(f"simcse-serve did not answer within {timeout:.0f} s")
 
 
-async def load(url: str, batches: list[list[str]], clients: int,
-               max_seconds: float) -> tuple[list[float], int, int, float]:
+async def load(url: str, batches: list[list[str]], clients: int, max_seconds: float,
+               encoding_format: str = "base64") -> tuple[list[float], int, int, float]:
     """Send ``batches`` from ``clients`` concurrent clients until all are sent or ``max_seconds`` pass:
     (latencies of the answered ones, errors, sentences answered, seconds)."""
     pending = iter(batches)
@@ -114,7 +115,7 @@ async def load(url: str, batches: list[list[str]], clients: int,
                 return
             sent = time.perf_counter()
             try:
-                answer = await http.post(url, json={"input": texts})
+                answer = await http.post(url, json={"input": texts, "encoding_format": encoding_format})
                 ok = answer.status_code == 200 and len(answer.json()["data"]) == len(texts)
             except httpx.HTTPError:
                 ok = False
@@ -133,10 +134,11 @@ async def load(url: str, batches: list[list[str]], clients: int,
 def measure(args: argparse.Namespace, mode: str, port: int, batches: list[list[str]]) -> list[Level]:
     """Every client count against the server on ``port``, after a warm-up (first calls allocate and compile)."""
     url = f"http://{HOST}:{port}/v1/embeddings"
-    asyncio.run(load(url, batches[:20], 4, args.max_seconds))
+    asyncio.run(load(url, batches[:20], 4, args.max_seconds, args.encoding_format))
     levels = []
     for clients in args.clients:
-        latencies, errors, sentences, seconds = asyncio.run(load(url, batches, clients, args.max_seconds))
+        measured = asyncio.run(load(url, batches, clients, args.max_seconds, args.encoding_format))
+        latencies, errors, sentences, seconds = measured
         levels.append(Level(mode, clients, latencies, errors, sentences, seconds))
         print(levels[-1].row(), flush=True)
     return levels
@@ -161,6 +163,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients (default 1 8 32)")
     p.add_argument("--modes", nargs="+", choices=("batched", "unbatched"), default=["batched", "unbatched"])
     p.add_argument("--max-seconds", type=float, default=120, help="stop a level after this long (default 120)")
+    p.add_argument("--encoding-format", choices=("base64", "float"), default="base64",
+                   help="how vectors come back (default base64: what the OpenAI client asks for)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--serve-args", nargs=argparse.REMAINDER, default=[],
                    help="passed on to simcse-serve (e.g. --backend onnx); last on the line")

@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 
 from onnx_fixtures import export_tiny
+from simcse_pl.serving.limits import Limits
 from tiny_model import WIDE_INIT_BERT
 
 RESULTS = {"metric": "val/stsb_spearman", "before": {"val/stsb_spearman": 31.5},
            "best": {"step": 40, "val/stsb_spearman": 58.25}, "test": {"test/stsb_spearman": 55.12}}
+LIMITS = Limits(max_texts=8, max_chars=200, max_corpus=20, max_top_k=10)  # tight, so the tests can reach them
 CORPUS = ["a man plays the guitar", "a dog runs in the park", "the woman eats fish", "a cat sleeps on the house",
           "the big red ball", "a small blue fish", "the man runs", "a woman plays with the dog"]
 

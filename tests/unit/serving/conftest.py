@@ -10,12 +10,9 @@ import pytest
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from serve_fixtures import CORPUS, tiny_run  # noqa: E402
+from serve_fixtures import CORPUS, LIMITS, tiny_run  # noqa: E402
 from simcse_pl.serving.app import Batching, Server, create_app  # noqa: E402
-from simcse_pl.serving.limits import Limits  # noqa: E402
 from simcse_pl.serving.served_model import ServedModel, load_model, load_untrained  # noqa: E402
-
-LIMITS = Limits(max_texts=8, max_chars=200, max_corpus=20, max_top_k=10)
 
 
 @pytest.fixture(scope="session")

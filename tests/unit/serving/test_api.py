@@ -11,12 +11,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from serve_fixtures import CORPUS, RESULTS
+from serve_fixtures import CORPUS, LIMITS, RESULTS
 from simcse_pl.inference import SimCSE
 from simcse_pl.serving.app import STATIC, Batching, Server, create_app
 from simcse_pl.serving.served_model import ServedModel
-
-from conftest import LIMITS
 
 TEXTS = ["a man plays the guitar", "the cat sleeps", "a dog runs in the big park"]
 

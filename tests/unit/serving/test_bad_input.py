@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import LIMITS
+from serve_fixtures import LIMITS
+from simcse_pl.serving.app import Batching, Server, create_app
+from simcse_pl.serving.served_model import ServedModel
 
 LONG = "x" * (LIMITS.max_chars + 1)
 MANY = ["x"] * (LIMITS.max_texts + 1)
@@ -67,9 +69,7 @@ def test_bad_json_is_a_422(client: TestClient, path: str, raw: bytes):
     assert isinstance(answer.json()["detail"], str) and "\n" not in answer.json()["detail"]
 
 
-def test_a_search_with_nothing_to_search_is_a_422(client: TestClient, models):
-    from simcse_pl.serving.app import Batching, Server, create_app
-
+def test_a_search_with_nothing_to_search_is_a_422(models: list[ServedModel]):
     with TestClient(create_app(Server(models, [], LIMITS, Batching()))) as bare:
         answer = bare.post("/search", json={"query": "ok"})
     assert answer.status_code == 422 and answer.json()["detail"].startswith("documents: none given")

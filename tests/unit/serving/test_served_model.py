@@ -13,14 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from onnx_fixtures import export_tiny
-from serve_fixtures import RESULTS
+from serve_fixtures import LIMITS, RESULTS
 from simcse_pl.errors import ModelLoadError
 from simcse_pl.inference import SimCSE
 from simcse_pl.serving.app import Batching, Server, create_app
 from simcse_pl.serving.prompts import ST_CONFIG, read_prompts
 from simcse_pl.serving.served_model import load_model, load_untrained
-
-from conftest import LIMITS
 
 
 def test_a_run_folder_and_its_export_carry_the_runs_scores(run_dir: Path):
