@@ -21,9 +21,11 @@ BIN = Path(sys.executable).parent
 
 
 def readme_commands() -> list[str]:
+    """The lines of the section's first two code blocks (start it, talk to it); the third, the full benchmark on
+    the real model, is what the README's table came from."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Try your model", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```\n(.*?)```", section, re.S)
+    blocks = re.findall(r"```\n(.*?)```", section, re.S)[:2]
     return [line.split("   #")[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
 
 
