@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simcse-serve: error: {exc}", file=sys.stderr)
         return 2
     names = ", ".join(server.models)
-    print(f"simcse-serve: {names} on http://{args.host}:{args.port}/ (API docs: /docs)", flush=True)
+    print(f"simcse-serve: {names} on http://{args.host}:{args.port}/ (API: /openapi.json, /docs)", flush=True)
     uvicorn.run(create_app(server, args.cors), host=args.host, port=args.port, log_level="warning",
                 timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     return 0
