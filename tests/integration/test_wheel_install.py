@@ -71,15 +71,16 @@ def run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
     return done
 
 
-def test_the_wheel_and_the_sdist_hold_every_module_and_config(dist: Path):
+def test_the_wheel_and_the_sdist_hold_every_module_config_and_page(dist: Path):
     modules = {p.relative_to(REPO).as_posix() for p in (REPO / "simcse_pl").rglob("*.py")}
     configs = {p.relative_to(REPO).as_posix() for p in (REPO / "conf").rglob("*.yaml")}
+    page = {p.relative_to(REPO).as_posix() for p in (REPO / "simcse_pl" / "serving" / "static").iterdir()}
     with zipfile.ZipFile(only(dist, "*.whl")) as wheel_file:
         wheel = set(wheel_file.namelist())
-    assert modules <= wheel and {f"simcse_pl/{c}" for c in configs} <= wheel
+    assert modules | page <= wheel and {f"simcse_pl/{c}" for c in configs} <= wheel
     with tarfile.open(only(dist, "*.tar.gz")) as sdist:
         inside = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    assert modules | configs | {"pyproject.toml", "README.md"} <= inside
+    assert modules | configs | page | {"pyproject.toml", "README.md"} <= inside
 
 
 def test_the_installed_wheel_trains_and_evaluates_from_an_empty_folder(

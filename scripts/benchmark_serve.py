@@ -1,0 +1,200 @@
+"""Load on ``simcse-serve``: latency and throughput of ``POST /v1/embeddings`` at several numbers of concurrent
+clients, with batching on and off, against 127.0.0.1 only.
+
+    flock /tmp/simcse-cpu.lock python scripts/benchmark_serve.py MODEL            # 2,000 requests at 1, 8, 32 clients
+    python scripts/benchmark_serve.py MODEL --requests 200 --clients 4 --modes batched
+    python scripts/benchmark_serve.py --port 8000                                    # a server already running here
+
+For each mode the script starts its own server (``python -m simcse_pl.cli.serve MODEL``, ``--no-batching`` for
+``unbatched``) on a free 127.0.0.1 port, warms it up, then for each client count sends ``--requests`` requests of
+1-8 sentences (seeded, the same for every run; vectors as base64, as the OpenAI client asks for them) from that
+many concurrent clients, stopping early after
+``--max-seconds``. It prints one row per mode and client count (requests, errors, p50/p95/p99 latency, requests/s,
+sentences/s) and, with both modes, batched over unbatched throughput at the most clients. ``--port`` measures a
+server already running on 127.0.0.1 instead (mode ``running``). Exit status 1 when any request failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from typing import NamedTuple
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+WORDS = ("a the man woman child dog cat bird plays runs eats sleeps reads sings guitar ball fish book song in on "
+         "under near park house river street red blue big small old young quickly slowly today yesterday").split()
+
+
+class Level(NamedTuple):
+    mode: str
+    clients: int
+    latencies: list[float]
+    errors: int
+    sentences: int
+    seconds: float
+
+    def row(self) -> str:
+        p50, p95, p99 = (np.percentile(self.latencies, q) * 1000 if self.latencies else float("nan")
+                         for q in (50, 95, 99))
+        done = len(self.latencies) + self.errors
+        return (f"{self.mode:<10}{self.clients:>8}{done:>10}{self.errors:>8}{p50:>10.1f}{p95:>10.1f}{p99:>10.1f}"
+                f"{self.throughput:>10.1f}{self.sentences / self.seconds:>12.1f}")
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+HEADER = (f"{'mode':<10}{'clients':>8}{'requests':>10}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}"
+          f"{'req/s':>10}{'sent/s':>12}")
+
+
+def requests(count: int, seed: int) -> list[list[str]]:
+    """``count`` requests of 1-8 sentences of 4-18 words, the same for a given seed."""
+    rng = random.Random(seed)
+    return [[" ".join(rng.choices(WORDS, k=rng.randint(4, 18))) for _ in range(rng.randint(1, 8))]
+            for _ in range(count)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(args: Sequence[str], port: int, timeout: float = 180) -> subprocess.Popen[str]:
+    """``python -m simcse_pl.cli.serve ARGS --port PORT`` (this checkout's package first), once ``/health`` answers."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "simcse_pl.cli.serve", *args, "--host", HOST, "--port", str(port)]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return wait_until_up(process, port, timeout)
+
+
+def wait_until_up(process: subprocess.Popen[str], port: int, timeout: float = 180) -> subprocess.Popen[str]:
+    """``process`` once it answers ``/health`` on ``port``; its output in the error when it exits or hangs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().strip() if process.stdout else ""
+            raise RuntimeError(f"simcse-serve exited with {process.returncode}: {output}")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"simcse-serve did not answer within {timeout:.0f} s")
+
+
+async def load(url: str, batches: list[list[str]], clients: int, max_seconds: float,
+               encoding_format: str = "base64") -> tuple[list[float], int, int, float]:
+    """Send ``batches`` from ``clients`` concurrent clients until all are sent or ``max_seconds`` pass:
+    (latencies of the answered ones, errors, sentences answered, seconds)."""
+    pending = iter(batches)
+    latencies: list[float] = []
+    errors = sentences = 0
+    start = time.perf_counter()
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal errors, sentences
+        for texts in pending:
+            if time.perf_counter() - start > max_seconds:
+                return
+            sent = time.perf_counter()
+            try:
+                answer = await http.post(url, json={"input": texts, "encoding_format": encoding_format})
+                ok = answer.status_code == 200 and len(answer.json()["data"]) == len(texts)
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - sent)
+                sentences += len(texts)
+            else:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+    return latencies, errors, sentences, time.perf_counter() - start
+
+
+def measure(args: argparse.Namespace, mode: str, port: int, batches: list[list[str]]) -> list[Level]:
+    """Every client count against the server on ``port``, after a warm-up (first calls allocate and compile)."""
+    url = f"http://{HOST}:{port}/v1/embeddings"
+    asyncio.run(load(url, batches[:20], 4, args.max_seconds, args.encoding_format))
+    levels = []
+    for clients in args.clients:
+        measured = asyncio.run(load(url, batches, clients, args.max_seconds, args.encoding_format))
+        latencies, errors, sentences, seconds = measured
+        levels.append(Level(mode, clients, latencies, errors, sentences, seconds))
+        print(levels[-1].row(), flush=True)
+    return levels
+
+
+def measure_own_server(args: argparse.Namespace, mode: str, batches: list[list[str]]) -> list[Level]:
+    """``measure`` on a server started for ``mode`` (``--no-batching`` for unbatched), stopped afterwards."""
+    port = free_port()
+    server = start_server([args.model, *(["--no-batching"] if mode == "unbatched" else []), *args.serve_args], port)
+    try:
+        return measure(args, mode, port, batches)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("model", nargs="?", help="what simcse-serve serves (a run folder, an export …)")
+    p.add_argument("--port", type=int, help="measure the server already running on 127.0.0.1:PORT instead")
+    p.add_argument("--requests", type=int, default=2000, help="requests per client count (default 2000)")
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients (default 1 8 32)")
+    p.add_argument("--modes", nargs="+", choices=("batched", "unbatched"), default=["batched", "unbatched"])
+    p.add_argument("--max-seconds", type=float, default=120, help="stop a level after this long (default 120)")
+    p.add_argument("--encoding-format", choices=("base64", "float"), default="base64",
+                   help="how vectors come back (default base64: what the OpenAI client asks for)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--serve-args", nargs=argparse.REMAINDER, default=[],
+                   help="passed on to simcse-serve (e.g. --backend onnx); last on the line")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.requests < 1 or min(args.clients) < 1 or (args.model is None) == (args.port is None):
+        print("benchmark_serve: error: give MODEL or --port (not both); --requests and --clients positive",
+              file=sys.stderr)
+        return 2
+    batches = requests(args.requests, args.seed)
+    target = args.model or f"the server on port {args.port}"
+    print(f"{args.requests} requests of 1-8 sentences ({sum(map(len, batches))} sentences) to {target} on {HOST}")
+    print(HEADER)
+    try:
+        if args.port is not None:
+            levels = measure(args, "running", args.port, batches)
+        else:
+            levels = [level for mode in args.modes for level in measure_own_server(args, mode, batches)]
+    except RuntimeError as exc:
+        print(f"benchmark_serve: error: {exc}", file=sys.stderr)
+        return 2
+    most = max(args.clients)
+    at_most = {level.mode: level.throughput for level in levels if level.clients == most}
+    if len(at_most) == 2:
+        print(f"at {most} clients, batched / unbatched throughput: {at_most['batched'] / at_most['unbatched']:.2f}x")
+    return 1 if any(level.errors for level in levels) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

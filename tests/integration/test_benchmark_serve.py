@@ -1,0 +1,39 @@
+"""scripts/benchmark_serve.py starting its own servers, batched and unbatched, on a tiny export with a small count: a
+row per mode and client count with no errors, and the ratio line (a smoke test: no speed is asserted; the README
+quotes a full run). Slow: two server starts (tests/integration/test_serve.py runs the script on its running server
+in the default suite)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from onnx_fixtures import export_tiny
+from scripts_module import load_script
+
+pytest.importorskip("fastapi")
+
+
+@pytest.mark.slow
+def test_benchmark_serve_prints_a_row_per_mode_and_client_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    model = export_tiny(tmp_path / "model")
+    argv = [str(model), "--requests", "30", "--clients", "1", "4"]
+    assert load_script("benchmark_serve").main(argv) == 0
+    out = capsys.readouterr().out
+    for mode in ("batched", "unbatched"):
+        for clients in (1, 4):
+            assert re.search(rf"^{mode} +{clients} +30 +0 +(\d+\.\d +){{3}}\d+\.\d +\d+\.\d$", out, re.M), out
+    assert re.search(r"^at 4 clients, batched / unbatched throughput: \d+\.\d\dx$", out, re.M), out
+
+
+@pytest.mark.slow
+def test_a_model_that_does_not_load_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert load_script("benchmark_serve").main([str(tmp_path / "missing"), "--requests", "1", "--clients", "1"]) == 2
+    assert "simcse-serve exited with 2" in capsys.readouterr().err
+
+
+def test_model_or_port_is_one_line(capsys: pytest.CaptureFixture[str]):
+    assert load_script("benchmark_serve").main([]) == 2
+    assert capsys.readouterr().err.startswith("benchmark_serve: error: give MODEL or --port")
