@@ -17,3 +17,22 @@ TINY_MODEL = {
     "pooler": "cls",
     "mlp_only_train": True,
 }
+
+
+def mean_pooled_tiny_bert(seed: int = 0):
+    """``embed(input_ids, attention_mask, token_type_ids=None)`` of a seeded tiny BERT with mean pooling, in eval
+    mode: the plain embed function ``simcse_pl.evaluation.encode`` takes, without a SentenceEncoder around it."""
+    import torch
+
+    from simcse_pl.encoders.backbone import load_encoder
+    from simcse_pl.encoders.poolers import build_pooler
+
+    torch.manual_seed(seed)
+    encoder = load_encoder(None, random_init=TINY_BERT).eval()
+    pooler = build_pooler("avg", TINY_BERT["hidden_size"])
+
+    def embed(input_ids, attention_mask, token_type_ids=None):
+        out = encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        return pooler(out.last_hidden_state, attention_mask)
+
+    return embed

@@ -17,15 +17,14 @@ from simcse_pl.data import files
 from simcse_pl.cli.evaluate import read_sentences
 from simcse_pl.data.collate import Collator
 from simcse_pl.training.datamodule import EvalCollator
-from simcse_pl.encoders.backbone import load_encoder, load_tokenizer
+from simcse_pl.encoders.backbone import load_tokenizer
 from simcse_pl.data.collate import MIN_CLIP_CHARS
 from simcse_pl.evaluation import encode, load_stsb, load_task
 from simcse_pl.data.collate import TRUNCATED_KEY
-from simcse_pl.encoders.poolers import build_pooler
 from simcse_pl.errors import DataError
 from simcse_pl.data.sources.nli import NLITriplets
 from simcse_pl.data.sources.text_lines import TextLines
-from tiny_model import TINY_BERT as TINY
+from tiny_model import mean_pooled_tiny_bert
 
 BOM = "\ufeff"
 
@@ -350,14 +349,7 @@ def test_eval_collator_clips_to_the_tokenizer_limit_when_no_max_len():
 
 
 def test_encode_clips_a_huge_sentence_and_keeps_its_first_tokens():
-    torch.manual_seed(0)
-    encoder = load_encoder(None, random_init=TINY).eval()
-    pooler = build_pooler("avg", TINY["hidden_size"])
-
-    def embed(input_ids, attention_mask, token_type_ids=None):
-        out = encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        return pooler(out.last_hidden_state, attention_mask)
-
+    embed = mean_pooled_tiny_bert()
     tokenizer = RecordingTokenizer(128)
     huge, short = "a man plays the guitar " * 100_000, "a man plays the guitar " * 20  # both > 16 tokens
     start = time.perf_counter()

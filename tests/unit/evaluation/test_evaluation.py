@@ -13,11 +13,11 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 from sts_fixtures import write_senteval_root, write_sts_subset
 
-from simcse_pl.encoders.backbone import load_encoder, load_tokenizer
+from simcse_pl.encoders.backbone import load_tokenizer
 from simcse_pl.evaluation import PAPER_COLUMNS, STSTask, encode, evaluate_tasks, format_table, load_task
-from simcse_pl.encoders.poolers import build_pooler
 from simcse_pl.errors import DataError
 from tiny_model import TINY_BERT as TINY
+from tiny_model import mean_pooled_tiny_bert
 
 
 
@@ -134,15 +134,7 @@ def test_align_uniform_match_a_hand_computation():
 
 @pytest.fixture(scope="module")
 def tiny_model() -> tuple:
-    torch.manual_seed(0)
-    encoder = load_encoder(None, random_init=TINY).eval()
-    pooler = build_pooler("avg", TINY["hidden_size"])
-
-    def embed(input_ids, attention_mask, token_type_ids=None):
-        out = encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        return pooler(out.last_hidden_state, attention_mask)
-
-    return embed, load_tokenizer(None, random_init=TINY)
+    return mean_pooled_tiny_bert(), load_tokenizer(None, random_init=TINY)
 
 
 def test_encode_in_length_sorted_batches_equals_one_at_a_time(tiny_model):
