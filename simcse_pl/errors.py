@@ -45,8 +45,12 @@ class Preempted(Exception):
     """The job was asked to stop by ``signum``; the message says what was saved and how to resume."""
 
     def __init__(self, signum: int, message: str) -> None:
-        super().__init__(message)
+        super().__init__(signum, message)  # both in args, so a copy or pickle of it can be rebuilt
         self.signum = signum
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
     @property
     def exit_status(self) -> int:

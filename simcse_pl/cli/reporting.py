@@ -34,10 +34,16 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]  # simcse_pl/
 USER_ERRORS = (DataError, ModelLoadError, NonFiniteLossError, ConfigError, RunFolderInUse)
 
 
+def unwrapped(exc: BaseException) -> BaseException:
+    """What a constructor raised, without the ``InstantiationException`` hydra.utils.instantiate wraps it in."""
+    while isinstance(exc, InstantiationException) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
 def user_error(exc: BaseException) -> BaseException | None:
     """The error to report in one line, or None when ``exc`` looks like a bug (it keeps its trace)."""
-    while isinstance(exc, InstantiationException) and exc.__cause__ is not None:
-        exc = exc.__cause__  # hydra.utils.instantiate wraps what a constructor raised
+    exc = unwrapped(exc)
     if isinstance(exc, USER_ERRORS):
         return exc
     if isinstance(exc, ValueError) and _raised_in_package(exc):
@@ -68,10 +74,11 @@ def user_errors_reported() -> Iterator[None]:
     ``SweepErrors`` then reports every failed job in one line each and exits with status 2."""
     try:
         yield
-    except Preempted as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(exc.exit_status)
     except Exception as exc:
+        stop = unwrapped(exc)  # a stop signal can arrive while Hydra instantiates a part (the logger, the model)
+        if isinstance(stop, Preempted):
+            print(stop, file=sys.stderr)
+            sys.exit(stop.exit_status)
         reported = user_error(exc)
         if reported is not None and _in_sweep():
             log.error("error: %s", reported)

@@ -24,7 +24,6 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from simcse_pl.training.baseline import untrained_validation
@@ -78,10 +77,19 @@ def _run(cfg: DictConfig) -> float | None:
     lock = RunLock(out_dir) if rank_zero_only.rank == 0 else contextlib.nullcontext()
     with lock, StopSignals() as stop:
         write_hydra_files(out_dir, composed)
-        job = _build(cfg, out_dir)
+        try:
+            job = _build(cfg, out_dir)
+        except Exception:
+            # the handler's Preempted can surface wrapped by whatever library was running (Hydra locating or
+            # calling a target, OmegaConf resolving a value): once a stop was received, that is what happened
+            if stop.received is None:
+                raise
+            raise Preempted(stop.received, stop.outside_training(stop.received)) from None
         try:
             return _phases(cfg, job, stop)
-        except (SIGTERMException, Preempted):
+        except Exception:
+            if stop.received is None:
+                raise
             # stopped inside a validation, Lightning tears down that loop only: shut the training loader's
             # persistent workers down too, or the interpreter would wait for them at exit
             job.trainer.fit_loop.teardown()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hydra.utils import instantiate
 
 from simcse_pl.cli.reporting import user_errors_reported
 from simcse_pl.errors import Preempted
@@ -130,6 +131,19 @@ def test_preempted_prints_its_message_and_exits_with_128_plus_the_signal(capsys)
         raise Preempted(signal.SIGTERM, "stopped by SIGTERM at step 9; the training state is in x/last.ckpt")
     assert exit_info.value.code == 143
     assert capsys.readouterr().err == "stopped by SIGTERM at step 9; the training state is in x/last.ckpt\n"
+
+
+def _stopped_while_built() -> None:
+    raise Preempted(signal.SIGINT, "stopped before training started; nothing to resume (SIGINT)")
+
+
+def test_a_stop_inside_a_hydra_instantiate_is_reported_as_a_stop(capsys):
+    """The signal can arrive while Hydra builds a part (the logger, in CI): Hydra wraps what the constructor
+    raised in its InstantiationException, and the stop must still be one line and status 130, not a user error."""
+    with pytest.raises(SystemExit) as exit_info, user_errors_reported():
+        instantiate({"_target_": f"{__name__}.{_stopped_while_built.__name__}"})
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err == "stopped before training started; nothing to resume (SIGINT)\n"
 
 
 def test_a_worker_leaves_the_first_sigterm_to_the_main_process_and_ends_on_the_second():
