@@ -24,6 +24,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from simcse_pl.training.baseline import untrained_validation
@@ -87,7 +88,7 @@ def _run(cfg: DictConfig) -> float | None:
             raise Preempted(stop.received, stop.outside_training(stop.received)) from None
         try:
             return _phases(cfg, job, stop)
-        except Exception:
+        except (SIGTERMException, Exception):  # Lightning's stop is a SystemExit
             if stop.received is None:
                 raise
             # stopped inside a validation, Lightning tears down that loop only: shut the training loader's
