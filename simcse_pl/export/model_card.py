@@ -186,9 +186,8 @@ def eval_results(run: RunFacts) -> list[EvalResult]:
     ``results.json`` (×100, as the paper's tables and the card's own table show them) divided by 100, because hub
     cards (sentence-transformers' among them) write correlations and rates as 0–1 there (rounded to 10 places, so
     90.1 is 0.901, not 0.9009999999999999). The average over tasks is no dataset, and alignment / uniformity are
-    analysis
-    statistics, not scores: the table shows them, the metadata does not. Only built-in tasks are entries: any
-    other task is the user's own data, which the metadata must not pass off as a public dataset."""
+    analysis statistics, not scores: the table shows them, the metadata does not. Only built-in tasks are entries:
+    any other task is the user's own data, which the metadata must not pass off as a public dataset."""
     entries = []
     for section, split in EXPORTED_SPLITS.items():
         official = official_tasks(section_tasks(run, section))
