@@ -12,7 +12,7 @@ across the runs, e.g. ``loss.tau=0.03``), each such key a column of the tables:
 - ``report.md``: the paper's 7-task test table (Spearman ×100) for each run, the mean ± sd over runs that differ
   only in ``seed``, and the paper's reported numbers for the preset that was run (``PAPER``, the SimCSE paper's
   Table 5 / B.1; the presets' comments quote the same averages); the dev results, best job first, with each failed
-  job's error; failed jobs;
+  job's error;
 - ``runs.csv``: one row per run (swept keys, objective, untrained / best / final dev score, test scores,
   throughput, git commit, status), best first, for a spreadsheet or pandas;
 - ``curves.png``: the dev score and the training loss against the step, one line per run (untrained score dashed);
