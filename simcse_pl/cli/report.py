@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from simcse_pl.cli import plots
-from simcse_pl.cli.plots import fmt
+from simcse_pl.cli.plots import fmt, is_number
 from simcse_pl.evaluation.base import PAPER_COLUMNS, unflatten
 
 SEVEN = list(PAPER_COLUMNS)
@@ -233,11 +233,7 @@ def _natural(path: Path) -> tuple:
 
 def best_first(runs: list[Run]) -> list[Run]:
     """Runs by objective, best first; runs without one (failed, running) last, in their order."""
-    return sorted(runs, key=lambda r: -r.objective if _is_number(r.objective) else math.inf)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return sorted(runs, key=lambda r: -r.objective if is_number(r.objective) else math.inf)
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
@@ -335,7 +331,7 @@ def dev_table(runs: list[Run]) -> list[str]:
     for run in best_first(runs):
         row = dev_row(run)
         best = f"{_cell(row['best'])} ({row['best_step']})" if row["best_step"] is not None else _cell(row["best"])
-        speed = f"{row['sentences_per_sec']:.0f}" if _is_number(row["sentences_per_sec"]) else DASH
+        speed = f"{row['sentences_per_sec']:.0f}" if is_number(row["sentences_per_sec"]) else DASH
         lines.append(_row([run.label, *_swept_cells(run), _cell(row["untrained"]), best, _cell(row["final"]), speed,
                            _text(run.status)]))
     return lines
@@ -399,7 +395,7 @@ def write_report(paths: list[Path], out: Path) -> Path:
     if keys:
         rows = [{"params": r.params, "objective": r.objective,
                  "before": ((r.results or {}).get("before") or {}).get(r.metric)} for r in runs]
-        baselines = [b["before"] for b in rows if plots.is_number(b["before"])]
+        baselines = [b["before"] for b in rows if is_number(b["before"])]
         plots.objective_figure(rows, keys, metric, out / "sweep.png",
                                baseline=statistics.median(baselines) if baselines else None)
         figures.append((f"Objective against the swept hyperparameters ({', '.join(keys)})", "sweep.png"))

@@ -14,16 +14,17 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from simcse_pl.cli.plots import is_number
 from simcse_pl.cli.report import Run, best_first, find_runs
 from simcse_pl.console import metric_title
 
 
 def best_line(runs: list[Run]) -> str | None:
     """``best: job N (<swept overrides>) <metric title> <value> (<job folder>)``; None when no job has a score."""
-    finished = [r for r in runs if r.objective is not None and r.objective == r.objective]  # NaN: a failed job
-    if not finished:
+    ranked = best_first(runs)  # jobs without a finite objective (failed, running, NaN) last
+    if not ranked or not is_number(ranked[0].objective):
         return None
-    best = best_first(finished)[0]
+    best = ranked[0]
     swept = ", ".join(f"{k}={v}" for k, v in best.name_parts())
     label = f"job {best.label}" + (f" ({swept})" if swept else "")
     return f"best: {label} {metric_title(best.metric)} {best.objective:.2f} ({_shown(best.path)})"
