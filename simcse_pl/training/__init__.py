@@ -8,7 +8,7 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {"train": "simcse_pl.training.python_api", "TrainResult": "simcse_pl.training.python_api"}
-__all__ = sorted(_EXPORTS)
+__all__ = ["TrainResult", "train"]
 
 
 def __getattr__(name: str) -> Any:

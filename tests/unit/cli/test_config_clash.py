@@ -29,7 +29,7 @@ def project(tmp_path: Path) -> Path:
 def train(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**{k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
 
 
 @pytest.mark.parametrize("added", [["--config-dir", "conf"], ["hydra.searchpath=[file://{root}/conf]"]],
@@ -38,10 +38,10 @@ def test_a_project_config_named_as_a_packaged_one_is_refused_in_one_line(project
     done = train(project, *(a.format(root=project) for a in added), "experiment=quickstart")
     assert done.returncode == 2, done.stderr[-2000:]
     by = "--config-dir" if added[0] == "--config-dir" else "hydra.searchpath"
-    assert done.stderr.strip().splitlines() == [
+    assert done.stderr.strip().splitlines() == [(
         f"error: conf/experiment/quickstart.yaml (added by {by}) has the name of the packaged "
         f"{CONF_DIR / 'experiment' / 'quickstart.yaml'}, which Hydra reads first, so yours would be silently "
-        "ignored: rename yours (e.g. experiment/my_quickstart.yaml, chosen with experiment=my_quickstart)"]
+        "ignored: rename yours (e.g. experiment/my_quickstart.yaml, chosen with experiment=my_quickstart)")]
     assert not (project / "outputs").exists()  # refused before the run folder is made
 
 
