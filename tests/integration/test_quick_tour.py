@@ -71,6 +71,8 @@ def test_train_evaluate_infer_resume_sweep_summarize(tour):
     assert "STS-B" in done[1].stdout  # simcse-eval's table
     assert -1.0 <= float(done[2].stdout.strip()) <= 1.0  # the similarity
     assert len(json.loads((run / "run_info.json").read_text())["resumed"]) == 1
+    assert "already trained (4 of 4 steps): validating and testing only" in done[3].stdout + done[3].stderr
     assert sorted(p.name for p in (work / "multirun" / "tour").iterdir() if p.name.isdigit()) == ["0", "1"]
-    assert (work / "multirun" / "tour" / "summary.png").stat().st_size > 0
+    assert re.search(r"^best: job [01] \(loss\.tau=0\.(03|1)\) STS-B dev Spearman -?\d+\.\d\d ", done[4].stdout, re.M)
+    assert "| run | loss.tau |" in (work / "multirun" / "tour" / "report.md").read_text()  # simcse-report's
     assert "Config groups" in done[-1].stdout

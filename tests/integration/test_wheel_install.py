@@ -154,10 +154,14 @@ def test_hydra_searchpath_adds_the_project_configs_as_config_dir_does(venv: Path
     assert "task_name: my_exp" in out
 
 
-def test_a_project_config_named_as_a_packaged_one_is_ignored(venv: Path, tmp_path: Path):
-    """The README's warning: the packaged configs come first in Hydra's search path."""
+def test_a_project_config_named_as_a_packaged_one_is_refused(venv: Path, tmp_path: Path):
+    """The packaged configs come first in Hydra's search path, so a project's config of the same name would be
+    silently ignored: it is refused in one line naming both files (issue 24 item 8), from the installed wheel too."""
     (tmp_path / "conf" / "experiment").mkdir(parents=True)
     (tmp_path / "conf" / "experiment" / "quickstart.yaml").write_text("# @package _global_\ntask_name: mine\n")
-    argv = ["simcse-train", "--config-dir", "conf", "experiment=quickstart", "--cfg", "job"]
-    out = run(argv, tmp_path, user_env(venv)).stdout
-    assert "task_name: quickstart" in out
+    argv = ["simcse-train", "--config-dir", "conf", "experiment=quickstart"]
+    done = subprocess.run(argv, cwd=tmp_path, env=user_env(venv), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: conf/experiment/quickstart.yaml (added by --config-dir) has the name of the packaged ")
+    assert f"{venv}" in line and "rename yours (e.g. experiment/my_quickstart.yaml" in line
