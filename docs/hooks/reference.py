@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import io
 import os
 import subprocess
@@ -27,17 +28,15 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # document this checkout's package, not another install
 
 from hydra.utils import get_object
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING
 
 from simcse_pl import config as schema
 from simcse_pl.checks import declared_check
 
 REPO = Path(__file__).resolve().parents[2]
 MARKERS = {"config": "<!-- generated: config -->", "cli": "<!-- generated: cli -->"}
-# group -> (the composed key of the part an option builds, the override that selects the option)
-PLUGGABLE = {"loss": ("loss", "loss={}"), "auxiliary": ("auxiliary.{}", "auxiliary=[{}]"),
-             "data": ("data.source", "data={}"), "data/views": ("data.views", "data/views={}"),
-             "data/sampler": ("data.sampler", "data/sampler={}")}
+# group -> the key of an option's file that holds the part it builds (None: the whole file; {} is the option's name)
+PLUGGABLE = {"loss": None, "auxiliary": "{}", "data": "source", "data/views": None, "data/sampler": None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,9 +108,14 @@ def default_of(item: dataclasses.Field) -> Any:
     return MISSING
 
 
+@functools.cache
+def schema_comments() -> dict[tuple[str, str], str]:
+    return field_comments(Path(schema.__file__).read_text(encoding="utf-8"))
+
+
 def schema_keys(node: type = schema.TrainConfig, prefix: str = "") -> Iterator[Key]:
     """Every key of ``node`` and of the dataclasses it nests, depth first, with what the reference says of it."""
-    comments = field_comments(Path(schema.__file__).read_text(encoding="utf-8"))
+    comments = schema_comments()
     hints = typing.get_type_hints(node, include_extras=True)
     nested = []
     for item in dataclasses.fields(node):
@@ -210,17 +214,35 @@ def keys_markdown() -> list[str]:
     return out
 
 
+def option_node(group: str, option: str) -> dict[str, Any]:
+    """``conf/<group>/<option>.yaml`` merged over the files of its group it builds on (``defaults: [nli]``), as
+    Hydra composes it; entries that compose other groups (``/loss@inner``) are left to their own sections."""
+    node = yaml.safe_load((schema.CONF_DIR / group / f"{option}.yaml").read_text()) or {}
+    merged: dict[str, Any] = {}
+    for entry in node.pop("defaults", []):
+        if isinstance(entry, str) and entry != "_self_":
+            merged = merge(merged, option_node(group, entry))
+    return merge(merged, node)
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def pluggable_markdown() -> list[str]:
     out = ["## Arguments of the pluggable parts", "",
            "`loss`, `auxiliary.*`, `data.source`, `data.views` and `data.sampler` are typed by the constructor their "
            "`_target_` names (`signature_schema`): each option's arguments, as `check_config` checks them. The "
            "`trainer` group is `lightning.Trainer`'s own arguments, checked against the installed Lightning.", ""]
-    for group, (key, spelling) in PLUGGABLE.items():
+    for group, key in PLUGGABLE.items():
         for option in schema.group_options(group):
-            cfg = schema.compose_config(spelling.format(option))
-            node = OmegaConf.to_container(OmegaConf.select(cfg, key.format(option)), resolve=False)
-            if isinstance(node, dict) and "_target_" in node:
-                out += part_markdown(group, option, node)
+            node = option_node(group, option)
+            part = node if key is None else node.get(key.format(option))
+            if isinstance(part, dict) and "_target_" in part:
+                out += part_markdown(group, option, part)
     return out
 
 

@@ -41,5 +41,5 @@ def test_the_documented_line(command: Block, output: Block, tmp_path: Path):
 
 
 def test_every_kind_of_the_validator_is_on_the_page():
-    page = (Path(__file__).resolve().parents[2] / PAGE).read_text(encoding="utf-8")
+    page = (Path(__file__).resolve().parents[3] / PAGE).read_text(encoding="utf-8")
     assert all(f"| `{kind}` |" in page for kind in [*TRAINING, "task"])
