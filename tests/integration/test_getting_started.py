@@ -41,9 +41,10 @@ def checkout(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("checkout")
     for name in ("train.py", "conf"):
         (work / name).symlink_to(REPO / name)
-    shutil.copytree(tiny_data, work / "data")
-    (work / "data" / "wiki" / "wiki.txt").rename(work / "data" / "wiki" / "wiki1m_head11914.txt")
-    (work / ".data-root").write_text(f"{work / 'data'}\n")
+    data = tmp_path_factory.mktemp("shared") / "data"
+    shutil.copytree(tiny_data, data)
+    (data / "wiki" / "wiki.txt").rename(data / "wiki" / "wiki1m_head11914.txt")
+    (work / ".data-root").write_text(f"{data}\n")
     return work
 
 

@@ -45,11 +45,12 @@ def as_test(command: str) -> list[str] | None:
 @pytest.fixture(scope="module")
 def tour(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[subprocess.CompletedProcess]]:
     """Each command run in a scratch folder holding train.py, conf/ and scripts/ (outputs land there) and the
-    ``.data-root`` that ``make`` leaves, naming a data root with the quickstart's file names."""
+    ``.data-root`` that ``make`` leaves, naming a data root elsewhere (as ``../shared/data`` is) with the quickstart's
+    file names: no tool finds it under ``./data`` by chance."""
     work = tmp_path_factory.mktemp("tour")
     for name in ("train.py", "conf", "scripts"):
         (work / name).symlink_to(REPO / name)
-    data = work / "data"
+    data = tmp_path_factory.mktemp("shared") / "data"
     shutil.copytree(tiny_data, data)
     (data / "wiki" / "wiki.txt").rename(data / "wiki" / "wiki1m_head11914.txt")
     (work / ".data-root").write_text(f"{data}\n")
