@@ -273,7 +273,7 @@ def console_scripts() -> dict[str, str]:
 
 
 def help_text(name: str, target: str) -> str:
-    """``name --help`` as a user sees it, from this checkout (80 columns, so the page does not depend on the
+    """``name --help`` as a user sees it, from this checkout (100 columns, so the page does not depend on the
     terminal that built it)."""
     module, function = target.split(":")
     code = f"import sys; sys.argv = [{name!r}, '--help']; from {module} import {function}; {function}()"
