@@ -51,6 +51,7 @@ except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from simcse_pl import hub
 
+from simcse_pl.data_root import data_root
 from simcse_pl.data.downloads import CMTEB_SETS, CMTEB_ORIGIN, DATA_FILES, FULL, QUICKSTART, ORIGINS, DataFile
 
 WIKI_SAMPLE, NLI_SAMPLE = 11_914, 72
@@ -534,13 +535,14 @@ def chinese(data_dir: Path, source_dir: Path | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"), help="the data root")
+    parser.add_argument("--data-dir", help="the data root (default: $SIMCSE_DATA_DIR, else .data-root here, else ./data)")
     parser.add_argument("--full", action="store_true", help="also the full corpora, STS12-16 and SICK-R")
     parser.add_argument("--from", dest="source_dir", type=Path, help="folder with the raw files, downloaded elsewhere")
     parser.add_argument("--chinese", action="store_true",
                         help="also the Chinese STS suite (C-MTEB ATEC, BQ, LCQMC, PAWSX, STSB; research use only)")
     args = parser.parse_args(argv)
-    data_dir = Path(args.data_dir)
+    root = data_root(args.data_dir)
+    data_dir = Path(root.path)
     wanted = [e for e in DATA_FILES if e.group == QUICKSTART or (args.full and e.group == FULL)]
     todo = missing(data_dir, wanted)
     if args.chinese:
@@ -550,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
             print(e, file=sys.stderr)
             return 2
     if not todo:
-        print(f"data present in {data_dir}: nothing {'more ' if args.chinese else ''}to download")
+        print(f"data present in {root}: nothing {'more ' if args.chinese else ''}to download")
         return 0
     try:
         if args.source_dir is not None:
@@ -564,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     if still:
         print(f"error: still missing after download: {', '.join(e.path for e in still)}", file=sys.stderr)
         return 1
-    print(f"data ready in {data_dir}")
+    print(f"data ready in {root}")
     return 0
 
 

@@ -40,6 +40,7 @@ from typing import Any
 from safetensors.torch import save_file
 from torch import nn
 
+from simcse_pl.encoders.backbone import weight_bars_off
 from simcse_pl.encoders.lora import is_peft, save_merged
 from simcse_pl.encoders.sentence_encoder import SentenceEncoder
 from simcse_pl.errors import NotExportable
@@ -78,10 +79,11 @@ def write_model(
     ``shown_as``: the folder's name in messages (the final one, not the stage's)."""
     encoder, pooler, tokenizer, prompt = model.encoder, model.pooler, model.tokenizer, model.prompt
     dims = trained_dims(objective)
-    if is_peft(encoder):
-        save_merged(encoder, out_dir, adapter=adapter)
-    else:
-        encoder.save_pretrained(out_dir)
+    with weight_bars_off():
+        if is_peft(encoder):
+            save_merged(encoder, out_dir, adapter=adapter)
+        else:
+            encoder.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     config: dict[str, Any] = {"pooler": pooler.kind, "mlp": pooler.uses_mlp_at_inference}
     if prompt is not None:
