@@ -67,6 +67,7 @@ def export_model(
     return out_dir
 
 
+@weight_bars_off()  # the shard-writing bars, and the loading bars of the sentence-transformers round trip
 def write_model(
     model: SentenceEncoder,
     out_dir: str,
@@ -79,11 +80,10 @@ def write_model(
     ``shown_as``: the folder's name in messages (the final one, not the stage's)."""
     encoder, pooler, tokenizer, prompt = model.encoder, model.pooler, model.tokenizer, model.prompt
     dims = trained_dims(objective)
-    with weight_bars_off():
-        if is_peft(encoder):
-            save_merged(encoder, out_dir, adapter=adapter)
-        else:
-            encoder.save_pretrained(out_dir)
+    if is_peft(encoder):
+        save_merged(encoder, out_dir, adapter=adapter)
+    else:
+        encoder.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     config: dict[str, Any] = {"pooler": pooler.kind, "mlp": pooler.uses_mlp_at_inference}
     if prompt is not None:
