@@ -80,10 +80,17 @@ def chatter_muted(loggers: Sequence[str] = (), warnings_matching: Sequence[str] 
                 logging.getLogger(name).setLevel(level)
 
 
+def random_model_label(random_init: dict[str, Any]) -> str:
+    """``random llama {'hidden_size': 32, ...}``: the architecture a ``model.random_init`` builds (BERT unless it
+    names a ``model_type``), then its settings."""
+    settings = {k: v for k, v in random_init.items() if k != "model_type"}
+    return f"random {random_init.get('model_type', 'bert')} {settings}"
+
+
 def config_summary(cfg: Any) -> list[str]:
     """The run in four lines: model, objective, data, schedule (and where it goes)."""
     model, data, trainer = cfg.model, cfg.data, cfg.trainer
-    name = model.name_or_path or f"random BERT {dict(model.random_init or {})}"
+    name = model.name_or_path or random_model_label(dict(model.random_init or {}))
     head = " (MLP head in training only)" if model.pooler == "cls" and model.mlp_only_train else ""
     loss = cfg.loss
     arguments = ", ".join(f"{k}={loss[k]}" for k in loss if k != "_target_" and not isinstance(loss[k], dict))

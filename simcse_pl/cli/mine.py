@@ -8,9 +8,10 @@ DATA: a BEIR folder (queries of ``qrels/<--split>.tsv``; corpus: its ``corpus.js
 file data=retrieval reads (its first two columns: query, positive); a DATA not found as given is looked for
 under the data root (``--data-dir``, else ``SIMCSE_DATA_DIR``, else ``.data-root`` here, else ``./data``).
 ``--corpus``: a BEIR ``corpus.jsonl``, a jsonl of ``{"text"}`` objects or a text file, one document a line; without
-it a row file mines among its own positives. The options are sentence-transformers' ``mine_hard_negatives`` (simcse_pl/evaluation/mining.py). Prompts default to
-the model's ``query`` / ``document`` prompts. Corpus vectors are cached in ``--cache-dir`` (keyed by model, prompt
-and texts): a change of options re-mines without encoding, an interrupted run resumes from the parts written.
+it a row file mines among its own positives. The options are sentence-transformers' ``mine_hard_negatives``
+(simcse_pl/evaluation/mining.py). Prompts default to the model's ``query`` / ``document`` prompts. Corpus vectors
+are cached in ``--cache-dir`` (keyed by model, prompt and texts): a change of options re-mines without encoding, an
+interrupted run resumes from the parts written.
 
 Writes ``--output`` (jsonl: ``query``, ``positive``, ``negative_1`` …, ``scores``) whole or not at all, and
 ``<output stem>.mining.json`` beside it (settings, score distributions, short queries, false-negative suspects).

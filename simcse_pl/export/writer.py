@@ -85,7 +85,7 @@ def write_model(
     else:
         encoder.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    config: dict[str, Any] = {"pooler": pooler.kind, "mlp": pooler.uses_mlp_at_inference}
+    config: dict[str, Any] = {"pooler": pooler.inference_kind, "mlp": pooler.uses_mlp_at_inference}
     if prompt is not None:
         config["prompt"] = prompt.config()
     if model.roles:
