@@ -5,10 +5,13 @@
     python scripts/download_data.py --data-dir ./data --from DIR # offline: build from files already in DIR
     python scripts/download_data.py --data-dir ./data --chinese  # + the Chinese STS suite (C-MTEB, research use)
 
+Without ``--data-dir`` the data root is the one every tool reads (simcse_pl/data_root.py): ``SIMCSE_DATA_DIR``,
+else the ``.data-root`` that ``make`` wrote in this folder, else ``./data``.
+
 Sources (Hugging Face hub): ``princeton-nlp/datasets-for-simcse`` (``wiki1m_for_simcse.txt``,
 ``nli_for_simcse.csv``, ``senteval.tar``: SentEval's STS12-16, STS-B and SICK, as SimCSE's own scripts fetch
 them) and ``stanfordnlp/snli`` (the validation split, for ``nli/snli_dev_triplets.csv``). Which file comes from
-where, and with which command: ``simcse_pl/data_files.py``. Only missing files are fetched; every file is
+where, and with which command: ``simcse_pl/data/downloads.py``. Only missing files are fetched; every file is
 written under a temporary name and renamed when complete.
 
 ``--from DIR`` reads the same raw files from DIR (searched recursively): ``wiki1m_for_simcse.txt``,
