@@ -58,14 +58,15 @@ def check_task_files(names: Sequence[str], data_dir: str, split: str, data_key: 
 
 
 def present_tasks(names: Sequence[str], data_dir: str, split: str) -> tuple[list[str], dict[str, str]]:
-    """``names`` split into the tasks whose files are all under ``data_dir`` and, for each other, its first
-    missing file (a default list can then run what is there and say what is not)."""
+    """``names`` split into the tasks that have files under ``data_dir`` and, for each task with none, its first
+    file (a default list can then run what is there and say what is not). A task with some of its files counts
+    as present: the missing one is then an error naming it, as a damaged download should be."""
     present: list[str] = []
     absent: dict[str, str] = {}
     for name in names:
-        missing = [f for f in task_files(name, data_dir, split) if not os.path.exists(f)]
-        if missing:
-            absent[name] = missing[0]
+        files = task_files(name, data_dir, split)
+        if files and not any(os.path.exists(f) for f in files):
+            absent[name] = files[0]
         else:
             present.append(name)
     return present, absent

@@ -80,3 +80,12 @@ def test_a_missing_file_is_reported_before_any_task_or_the_model_loads(model: Pa
                                "--tasks", "stsb", "sts12", "sickr"]) == 2
     assert "SICK_test_annotated.txt: no such file" in capsys.readouterr().err
     assert loaded == []
+
+
+def test_a_task_with_some_of_its_files_is_a_damaged_download(model: Path, full_root: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture):
+    """Skipped are the tasks with no file at all; one file missing of a task's several is named as an error."""
+    shutil.copytree(full_root, tmp_path / "data")
+    (tmp_path / "data" / "STS15-en-test" / "STS.gs.belief.txt").unlink()
+    assert evaluate.eval_main([str(model), "--data-dir", str(tmp_path / "data")]) == 2
+    assert f"{tmp_path}/data/STS15-en-test/STS.gs.belief.txt: no such file (--data-dir)" in capsys.readouterr().err
