@@ -31,6 +31,7 @@ class DataRoot:
     path: str
     source: str  # OPTION, ENV, FILE or FALLBACK
     option: str = "--data-dir"
+    marker: str = MARKER  # FILE: the .data-root it was read from (absolute)
 
     @property
     def origin(self) -> str:
@@ -38,7 +39,7 @@ class DataRoot:
         return {
             OPTION: self.option,
             ENV: ENV_VAR,
-            FILE: os.path.abspath(MARKER),
+            FILE: self.marker,
             FALLBACK: f"the default, as no {self.option}, {ENV_VAR} or {MARKER} is set",
         }[self.source]
 
@@ -64,8 +65,8 @@ def data_root(given: str | os.PathLike[str] | None = None, option: str = "--data
         return DataRoot(os.fspath(given), OPTION, option)
     if os.environ.get(ENV_VAR):
         return DataRoot(os.environ[ENV_VAR], ENV, option)
-    marker = Path(MARKER)
+    marker = Path(MARKER).absolute()
     recorded = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
     if recorded:
-        return DataRoot(recorded, FILE, option)
+        return DataRoot(recorded, FILE, option, str(marker))
     return DataRoot(DEFAULT, FALLBACK, option)
