@@ -14,7 +14,8 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 
 setup: $(VENV)/.installed
 
-# remember the data root for a plain `python train.py` in this folder (read by paths.data_dir's ${data_root:})
+# remember the data root for every tool run in this folder: train.py, simcse-eval, simcse-mine, the scripts
+# (simcse_pl/data_root.py: --data-dir > SIMCSE_DATA_DIR > .data-root > ./data)
 data-root:
 	@echo "$(SIMCSE_DATA_DIR)" > .data-root
 

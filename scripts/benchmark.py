@@ -10,7 +10,7 @@ each Trainer step a callback runs one plain step), so both see the same machine 
 timed from the end of the previous plain step to the end of its own: everything it costs, data fetch,
 hooks and logging included; a plain step from its batch fetch to its optimizer step. Peak memory is
 measured in separate short runs. The dataloader alone is timed on wiki text
-(``$SIMCSE_DATA_DIR/wiki/wiki1m_head11914.txt``) through ``SimCSEDataModule``'s training loader.
+(``wiki/wiki1m_head11914.txt`` of the data root: ``$SIMCSE_DATA_DIR``, else ``.data-root`` here, else ``./data``) through ``SimCSEDataModule``'s training loader.
 
 Any ``key.sub=value`` argument is a training-config override, e.g. LoRA, bf16 and gradient checkpointing on a
 1B-parameter decoder shape (random weights, GPU):
@@ -47,7 +47,9 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from transformers import BertConfig, BertModel, get_linear_schedule_with_warmup
 
+from simcse_pl.console import quiet_libraries
 from simcse_pl.data.collate import Collator
+from simcse_pl.data_root import data_root
 from simcse_pl.training.datamodule import SimCSEDataModule
 from simcse_pl.encoders.backbone import load_tokenizer
 from simcse_pl.training.module import SimCSEModule
@@ -101,7 +103,7 @@ def build_module(cfg: DictConfig, model: dict[str, Any]) -> SimCSEModule:
 
 
 def wiki_path() -> Path | None:
-    root = Path(os.environ.get("SIMCSE_DATA_DIR", REPO.parent / "shared" / "data"))
+    root = Path(data_root().path)
     path = root / "wiki" / "wiki1m_head11914.txt"
     return path if path.exists() else None
 
@@ -284,6 +286,7 @@ def parse(argv: list[str]) -> tuple[DictConfig, list[str]]:
 
 def main(argv: list[str]) -> None:
     args, overrides = parse(argv)
+    quiet_libraries()  # Lightning's GPU/TPU lines and tips, as train.py has them off: the table is the output
     device = torch.device(args.device)
     pl.seed_everything(0, verbose=False)
     with tempfile.TemporaryDirectory() as tmp:
@@ -329,7 +332,7 @@ def main(argv: list[str]) -> None:
         print(f"{name:22s} {medians[name] * 1e3:9.1f} ms {args.batch_size / medians[name]:12.1f} {peaks[name]:12.0f} MiB")
     train_rate = args.batch_size / medians["simcse-pl (Trainer)"]
     if data is None:
-        print("dataloader alone: skipped (no wiki/wiki1m_head11914.txt under $SIMCSE_DATA_DIR)")
+        print(f"dataloader alone: skipped (no wiki/wiki1m_head11914.txt under the data root {data_root()})")
     else:
         rate, workers = data
         print(f"{'dataloader alone':22s} {'':12s} {rate:12.1f} {'':16s} ({workers} workers; {rate / train_rate:.1f}x training)")

@@ -25,7 +25,8 @@ import numpy as np
 import onnxruntime
 import torch
 
-from simcse_pl.evaluation import PAPER_COLUMNS, load_task
+from simcse_pl.data_root import DataRoot, data_root
+from simcse_pl.evaluation import PAPER_COLUMNS, load_tasks, present_tasks
 from simcse_pl.evaluation.base import Task
 from simcse_pl.inference import SimCSE
 from simcse_pl.export.layout import INT8_FILE, ONNX_FILE
@@ -39,17 +40,11 @@ BACKENDS = {
 }
 
 
-def sts_tasks(data_dir: str) -> tuple[list[Task], list[str]]:
-    """The paper's STS test sets found under ``data_dir`` and the names of those missing (STS-B must be there)."""
-    found, missing = [], []
-    for name in PAPER_COLUMNS:
-        try:
-            found.append(load_task(name, data_dir, "test", data_key="--data-dir"))
-        except DataError:
-            if name == "stsb":
-                raise
-            missing.append(name)
-    return found, missing
+def sts_tasks(root: DataRoot) -> tuple[list[Task], list[str]]:
+    """The paper's STS test sets found under the data root and the names of those missing (STS-B must be there)."""
+    present, absent = present_tasks([n for n in PAPER_COLUMNS if n != "stsb"], root.path, "test")
+    names = [n for n in PAPER_COLUMNS if n == "stsb" or n in present]
+    return load_tasks(names, root.path, "test", data_key=root.key), list(absent)
 
 
 def encode_seconds(model: SimCSE, sentences: Sequence[str], batch_size: int) -> tuple[float, np.ndarray]:
@@ -76,21 +71,22 @@ def format_table(speeds: dict[str, float], spearman: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model_dir", help="an exported model folder (simcse-pl or sentence-transformers)")
-    parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"), help="data root")
+    parser.add_argument("--data-dir", help="data root (default: $SIMCSE_DATA_DIR, else .data-root here, else ./data)")
     parser.add_argument("--threads", type=int, default=2, help="threads of torch and of ONNX Runtime (default 2)")
     parser.add_argument("--batch-size", type=int, default=128, help="SimCSE.encode's batch size (its default)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per backend (median)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)  # before loading: the ONNX sessions take torch's thread count
 
+    root = data_root(args.data_dir)
     try:
-        tasks, missing = sts_tasks(args.data_dir)
+        tasks, missing = sts_tasks(root)
     except DataError as exc:
         print(f"benchmark_inference: error: {exc}", file=sys.stderr)
         return 2
     sentences = list(dict.fromkeys(s for task in tasks for s in task.sentences))
     print(f"STS test sets: {', '.join(PAPER_COLUMNS[t.name] for t in tasks)} ({len(sentences)} distinct sentences); "
-          f"not under {args.data_dir}: {', '.join(PAPER_COLUMNS[n] for n in missing) or 'none'}")
+          f"not under {root}: {', '.join(PAPER_COLUMNS[n] for n in missing) or 'none'}")
     if not all(os.path.exists(os.path.join(args.model_dir, f)) for f in (ONNX_FILE, INT8_FILE)):
         print(f"writing {', '.join(export_onnx(args.model_dir))}")
 

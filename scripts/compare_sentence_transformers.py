@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from simcse_pl.console import quiet_libraries
+from simcse_pl.data_root import data_root
 from simcse_pl.evaluation.sts import load_stsb
 from simcse_pl.data.pair_files import read_pairs
 from simcse_pl.errors import DataError
@@ -56,7 +57,8 @@ def build_loss(name: str, model: "SentenceTransformer", dims: Sequence[int]) -> 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--loss", choices=("cosent", "angle", "matryoshka"), default="cosent")
-    parser.add_argument("--data-dir", default="data", help="the data root (stsb/sts-train.csv, stsb/sts-test.csv)")
+    parser.add_argument("--data-dir", help="the data root (stsb/sts-train.csv, stsb/sts-test.csv; default: "
+                        "$SIMCSE_DATA_DIR, else .data-root here, else ./data)")
     parser.add_argument("--model", default=None, help="a sentence-transformers folder or hub id (default: all-MiniLM-L6-v2)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=1)
@@ -70,10 +72,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    root = data_root(args.data_dir)
     try:
-        path = check_file(f"{args.data_dir}/stsb/sts-train.csv", "--data-dir")  # read_pairs would name "<key>.path"
-        train = read_pairs(path, layout="senteval", key="--data-dir")
-        test = load_stsb(args.data_dir, "test", key="--data-dir")
+        path = check_file(f"{root.path}/stsb/sts-train.csv", root.key)  # read_pairs would name "<key>.path"
+        train = read_pairs(path, layout="senteval", key=root.key)
+        test = load_stsb(root.path, "test", key=root.key)
     except DataError as exc:
         print(f"compare_sentence_transformers: error: {exc}", file=sys.stderr)
         return 2

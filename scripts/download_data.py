@@ -5,10 +5,13 @@
     python scripts/download_data.py --data-dir ./data --from DIR # offline: build from files already in DIR
     python scripts/download_data.py --data-dir ./data --chinese  # + the Chinese STS suite (C-MTEB, research use)
 
+Without ``--data-dir`` the data root is the one every tool reads (simcse_pl/data_root.py): ``SIMCSE_DATA_DIR``,
+else the ``.data-root`` that ``make`` wrote in this folder, else ``./data``.
+
 Sources (Hugging Face hub): ``princeton-nlp/datasets-for-simcse`` (``wiki1m_for_simcse.txt``,
 ``nli_for_simcse.csv``, ``senteval.tar``: SentEval's STS12-16, STS-B and SICK, as SimCSE's own scripts fetch
 them) and ``stanfordnlp/snli`` (the validation split, for ``nli/snli_dev_triplets.csv``). Which file comes from
-where, and with which command: ``simcse_pl/data_files.py``. Only missing files are fetched; every file is
+where, and with which command: ``simcse_pl/data/downloads.py``. Only missing files are fetched; every file is
 written under a temporary name and renamed when complete.
 
 ``--from DIR`` reads the same raw files from DIR (searched recursively): ``wiki1m_for_simcse.txt``,
@@ -51,6 +54,7 @@ except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from simcse_pl import hub
 
+from simcse_pl.data_root import data_root
 from simcse_pl.data.downloads import CMTEB_SETS, CMTEB_ORIGIN, DATA_FILES, FULL, QUICKSTART, ORIGINS, DataFile
 
 WIKI_SAMPLE, NLI_SAMPLE = 11_914, 72
@@ -534,13 +538,14 @@ def chinese(data_dir: Path, source_dir: Path | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"), help="the data root")
+    parser.add_argument("--data-dir", help="the data root (default: $SIMCSE_DATA_DIR, else .data-root here, else ./data)")
     parser.add_argument("--full", action="store_true", help="also the full corpora, STS12-16 and SICK-R")
     parser.add_argument("--from", dest="source_dir", type=Path, help="folder with the raw files, downloaded elsewhere")
     parser.add_argument("--chinese", action="store_true",
                         help="also the Chinese STS suite (C-MTEB ATEC, BQ, LCQMC, PAWSX, STSB; research use only)")
     args = parser.parse_args(argv)
-    data_dir = Path(args.data_dir)
+    root = data_root(args.data_dir)
+    data_dir = Path(root.path)
     wanted = [e for e in DATA_FILES if e.group == QUICKSTART or (args.full and e.group == FULL)]
     todo = missing(data_dir, wanted)
     if args.chinese:
@@ -550,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
             print(e, file=sys.stderr)
             return 2
     if not todo:
-        print(f"data present in {data_dir}: nothing {'more ' if args.chinese else ''}to download")
+        print(f"data present in {root}: nothing {'more ' if args.chinese else ''}to download")
         return 0
     try:
         if args.source_dir is not None:
@@ -564,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     if still:
         print(f"error: still missing after download: {', '.join(e.path for e in still)}", file=sys.stderr)
         return 1
-    print(f"data ready in {data_dir}")
+    print(f"data ready in {root}")
     return 0
 
 

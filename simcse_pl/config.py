@@ -18,7 +18,6 @@ import ast
 import dataclasses
 import inspect
 import logging
-import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from hydra.utils import get_object
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
+from simcse_pl.data_root import data_root
 from simcse_pl.checks import Check, at_least, between, declared_check, greater, one_of
 from simcse_pl.errors import ConfigError
 
@@ -355,19 +355,10 @@ def per_device(global_batch: int, *, _root_: DictConfig) -> int:
     return global_batch // count
 
 
-DATA_ROOT_MARKER = ".data-root"
-
-
-def data_root() -> str:
-    """``${data_root:}``, the default ``paths.data_dir``: ``SIMCSE_DATA_DIR`` when set; else the root that ``make``
-    used in this folder (the Makefile writes it to ``.data-root``), so a plain ``python train.py`` after
-    ``make train`` reads the same files; else ``./data``."""
-    if os.environ.get("SIMCSE_DATA_DIR"):
-        return os.environ["SIMCSE_DATA_DIR"]
-    marker = Path(DATA_ROOT_MARKER)
-    if marker.is_file() and marker.read_text().strip():
-        return marker.read_text().strip()
-    return "./data"
+def resolved_data_root() -> str:
+    """``${data_root:}``, the default ``paths.data_dir``: the rule every tool follows (simcse_pl/data_root.py), with
+    ``paths.data_dir=...`` as train.py's own option (an override replaces this resolver)."""
+    return data_root(option="paths.data_dir").path
 
 
 def register_schemas() -> None:
@@ -377,7 +368,7 @@ def register_schemas() -> None:
     if not OmegaConf.has_resolver("per_device"):
         OmegaConf.register_new_resolver("per_device", per_device)
     if not OmegaConf.has_resolver("data_root"):
-        OmegaConf.register_new_resolver("data_root", data_root)
+        OmegaConf.register_new_resolver("data_root", resolved_data_root)
 
 
 register_schemas()

@@ -17,6 +17,8 @@ import logging
 import re
 import sys
 import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 QUIET_LOGGERS = ("lightning.pytorch", "lightning.fabric", "sentence_transformers", "alembic", "httpx")
@@ -43,10 +45,52 @@ def quiet_libraries() -> None:
     huggingface_hub.utils.disable_progress_bars()
 
 
+class _DropMatching(logging.Filter):
+    """Drops the records whose message matches one of ``patterns``."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        super().__init__()
+        self.patterns = [re.compile(p) for p in patterns]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(p.search(record.getMessage()) for p in self.patterns)
+
+
+@contextmanager
+def chatter_muted(loggers: Sequence[str] = (), warnings_matching: Sequence[str] = (),
+                  records_matching: Sequence[str] = ()) -> Iterator[None]:
+    """Inside the block only: ``loggers`` at ERROR, warnings whose message matches one of ``warnings_matching``
+    ignored, and root-logger records matching ``records_matching`` dropped (for a library that calls
+    ``logging.warning`` itself). Scoped to the one call that is known to chatter, so the same libraries' warnings
+    elsewhere, which may matter, still show."""
+    saved = {name: logging.getLogger(name).level for name in loggers}
+    drop = _DropMatching(records_matching)
+    root = logging.getLogger()
+    with warnings.catch_warnings():
+        for pattern in warnings_matching:
+            warnings.filterwarnings("ignore", message=pattern)
+        for name in loggers:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        root.addFilter(drop)
+        try:
+            yield
+        finally:
+            root.removeFilter(drop)
+            for name, level in saved.items():
+                logging.getLogger(name).setLevel(level)
+
+
+def random_model_label(random_init: dict[str, Any]) -> str:
+    """``random llama {'hidden_size': 32, ...}``: the architecture a ``model.random_init`` builds (BERT unless it
+    names a ``model_type``), then its settings."""
+    settings = {k: v for k, v in random_init.items() if k != "model_type"}
+    return f"random {random_init.get('model_type', 'bert')} {settings}"
+
+
 def config_summary(cfg: Any) -> list[str]:
     """The run in four lines: model, objective, data, schedule (and where it goes)."""
     model, data, trainer = cfg.model, cfg.data, cfg.trainer
-    name = model.name_or_path or f"random BERT {dict(model.random_init or {})}"
+    name = model.name_or_path or random_model_label(dict(model.random_init or {}))
     head = " (MLP head in training only)" if model.pooler == "cls" and model.mlp_only_train else ""
     loss = cfg.loss
     arguments = ", ".join(f"{k}={loss[k]}" for k in loss if k != "_target_" and not isinstance(loss[k], dict))

@@ -20,6 +20,7 @@ returns what it returns (numpy by default), so code moves between the two unchan
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -36,6 +37,8 @@ from simcse_pl.export.onnx_runtime import BACKENDS, check_device
 from simcse_pl.encoders.poolers import POOLERS
 from simcse_pl.evaluation.progress import EncodingProgress
 from simcse_pl.export.saved_model import load_saved
+
+log = logging.getLogger(__name__)
 
 
 class Hit(NamedTuple):
@@ -64,6 +67,7 @@ class SimCSE:
         self.normalize = normalize
         self.precision = precision  # see evaluation.PRECISIONS: "auto" is fp32 on CPUs, bf16/fp16 on GPUs
         self.trained_dims = trained_dims
+        self._warned_dims: set[int] = set()  # check_dim warns once per untrained size
         self.truncate_dim = None if truncate_dim is None else self.check_dim(truncate_dim)
         self.corpus: list[str] = []
         self._index: Any = None
@@ -120,11 +124,19 @@ class SimCSE:
 
     def check_dim(self, dim: int, label: str | None = None) -> int:
         """``dim`` if vectors can be cut to it; the error names ``label`` (default ``truncate_dim=<dim>``; the
-        CLIs pass their own option)."""
+        CLIs pass their own option). A model that records the sizes it was trained to be cut to (an export of a
+        ``loss=matryoshka`` run) warns once, in one line, for another size: nothing trained that prefix to stand
+        alone, so it was accepted silently and scored low."""
         positive_int("truncate_dim", dim)
+        label = label or f"truncate_dim={dim}"
+        trained = ", ".join(map(str, self.trained_dims or []))
         if dim > self.dimension:
-            trained = f" (trained sizes: {', '.join(map(str, self.trained_dims))})" if self.trained_dims else ""
-            raise ValueError(f"{label or f'truncate_dim={dim}'}: larger than the model's {self.dimension}-dimensional vectors{trained}")
+            sizes = f" (trained sizes: {trained})" if trained else ""
+            raise ValueError(f"{label}: larger than the model's {self.dimension}-dimensional vectors{sizes}")
+        if trained and dim not in (*self.trained_dims, self.dimension) and dim not in self._warned_dims:
+            self._warned_dims.add(dim)
+            log.warning("%s: not one of the sizes this model was trained to be cut to (%s); vectors cut to %d "
+                        "coordinates may score well below those", label, trained, dim)
         return dim
 
     def embed(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:

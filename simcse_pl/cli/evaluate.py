@@ -27,9 +27,12 @@ import numpy as np
 
 # light imports only, so that --help answers at once; torch and the models load when a command runs
 from simcse_pl.config import POOLERS
+from simcse_pl.data_root import ENV_VAR, DataRoot, data_root
 from simcse_pl.evaluation.base import PAPER_COLUMNS, PRECISIONS
 from simcse_pl.evaluation.chinese import CHINESE_TASKS
+from simcse_pl.evaluation.senteval_files import present_tasks
 from simcse_pl.errors import DataError
+from simcse_pl.data.downloads import COMMANDS, command, find
 from simcse_pl.data.files import check_file, decode_line
 
 DEV_TASKS = ["stsb", "sickr"]  # SimCSE's dev mode: the two STS tasks that have a dev split
@@ -101,11 +104,15 @@ def eval_parser() -> argparse.ArgumentParser:
         "--tasks", nargs="+",
         help=f"SentEval task names ({', '.join(PAPER_COLUMNS)}), the Chinese suite ({', '.join(CHINESE_TASKS)}), "
         "files of scored pairs (.tsv/.csv/.jsonl/.txt), BEIR folders (retrieval), clustering:FILE, or Hugging Face "
-        f"dataset ids / folders (default: the paper's seven for test, {' '.join(DEV_TASKS)} for dev)",
+        f"dataset ids / folders (default: those of the paper's seven for test, {' '.join(DEV_TASKS)} for dev, whose "
+        "files are under the data root; the others are named)",
     )
     parser.add_argument("--split", choices=["test", "dev"], default="test", help="split of STS-B and SICK-R")
     parser.add_argument("--metrics", nargs="+", choices=["sts", "align_uniform"], default=["sts"])
-    parser.add_argument("--data-dir", default=os.environ.get("SIMCSE_DATA_DIR", "data"), help="data root")
+    parser.add_argument(
+        "--data-dir", help="the data root (default: $SIMCSE_DATA_DIR, else the one `make` recorded in .data-root "
+        "here, else ./data)",
+    )
     parser.add_argument(
         "--mteb", metavar="TASK[,TASK]",
         help="run these MTEB tasks through the mteb package instead (pip install 'simcse-pl[mteb]'); their numbers "
@@ -140,14 +147,16 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         return run_mteb_eval(args)
     if args.mteb_data:
         raise ValueError("--mteb-data DIR: give the MTEB tasks to read from it with --mteb TASK[,TASK]")
-    names = args.tasks or (list(PAPER_COLUMNS) if args.split == "test" else DEV_TASKS)
+    root = data_root(args.data_dir)
     if "sts" not in args.metrics:
         names = ["stsb"]
-    keys = {"data_key": "--data-dir", "tasks_key": "--tasks"}
-    tasks = load_tasks(names, args.data_dir, args.split, **keys)
+    else:
+        names = args.tasks or default_tasks(args.split, root)
+    keys = {"data_key": root.key, "tasks_key": "--tasks"}
+    tasks = load_tasks(names, root.path, args.split, **keys)
     align_uniform = "align_uniform" in args.metrics
     if align_uniform and not any(getattr(t, "align_threshold", None) for t in tasks):
-        tasks.append(load_task("stsb", args.data_dir, args.split, **keys))  # the task that defines positives
+        tasks.append(load_task("stsb", root.path, args.split, **keys))  # the task that defines positives
     model = _load_model(args)
     tasks = with_roles(tasks, model.model.roles)  # a retriever's query / document prompts on retrieval tasks
     start = time.perf_counter()
@@ -161,6 +170,25 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         "sentences": len({s for t in tasks for s in t.sentences}),
         "seconds": round(seconds, 2),
     }
+
+
+def default_tasks(split: str, root: DataRoot) -> list[str]:
+    """The default tasks of ``split`` whose files are under ``root``; the others are named in one line on stderr,
+    with the command that downloads them (``make data`` fetches STS-B only; STS12-16 and SICK-R come with
+    ``--full``). None there is an error: there is nothing to evaluate on."""
+    defaults = list(PAPER_COLUMNS) if split == "test" else DEV_TASKS
+    present, absent = present_tasks(defaults, root.path, split)
+    missing = list(absent.values())
+    commands = {entry.group: command(entry.group, at) for entry, at in map(find, missing)}
+    downloads = " or ".join(commands[group] for group in COMMANDS if group in commands)  # make data first
+    if not present:
+        raise DataError(f"no default task ({', '.join(defaults)}) has its files under the data root {root} "
+                        f"({missing[0]}: no such file): point {root.option} or {ENV_VAR} at your data root, run "
+                        f"{downloads} to download them, or name tasks with --tasks")
+    if absent:
+        print(f"simcse-eval: skipping {', '.join(absent)}: their files are not under the data root {root} "
+              f"({missing[0]} …); {downloads} downloads them", file=sys.stderr)
+    return present
 
 
 def run_mteb_eval(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,15 +1,17 @@
 """``simcse-mine``: hard negatives for (query, positive) data from any model simcse-pl loads, as data=retrieval rows.
 
-    simcse-mine MODEL data/scifact --output scifact_mined.jsonl                  # BEIR: qrels/train.tsv, corpus.jsonl
+    simcse-mine MODEL scifact --output scifact_mined.jsonl          # <data root>/scifact: qrels/train.tsv, corpus.jsonl
     simcse-mine MODEL pairs.jsonl --corpus docs.txt --output rows.jsonl --num-negatives 5 --relative-margin 0.05
 
 MODEL: a run's export, a checkpoint, a sentence-transformers or Hugging Face folder or id (``SimCSE.from_pretrained``).
 DATA: a BEIR folder (queries of ``qrels/<--split>.tsv``; corpus: its ``corpus.jsonl`` unless ``--corpus``) or a row
-file data=retrieval reads (its first two columns: query, positive). ``--corpus``: a BEIR ``corpus.jsonl``, a jsonl of
-``{"text"}`` objects or a text file, one document a line; without it a row file mines among its own positives. The
-options are sentence-transformers' ``mine_hard_negatives`` (simcse_pl/evaluation/mining.py). Prompts default to
-the model's ``query`` / ``document`` prompts. Corpus vectors are cached in ``--cache-dir`` (keyed by model, prompt
-and texts): a change of options re-mines without encoding, an interrupted run resumes from the parts written.
+file data=retrieval reads (its first two columns: query, positive); a DATA not found as given is looked for
+under the data root (``--data-dir``, else ``SIMCSE_DATA_DIR``, else ``.data-root`` here, else ``./data``).
+``--corpus``: a BEIR ``corpus.jsonl``, a jsonl of ``{"text"}`` objects or a text file, one document a line; without
+it a row file mines among its own positives. The options are sentence-transformers' ``mine_hard_negatives``
+(simcse_pl/evaluation/mining.py). Prompts default to the model's ``query`` / ``document`` prompts. Corpus vectors
+are cached in ``--cache-dir`` (keyed by model, prompt and texts): a change of options re-mines without encoding, an
+interrupted run resumes from the parts written.
 
 Writes ``--output`` (jsonl: ``query``, ``positive``, ``negative_1`` …, ``scores``) whole or not at all, and
 ``<output stem>.mining.json`` beside it (settings, score distributions, short queries, false-negative suspects).
@@ -26,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from simcse_pl.data_root import DataRoot, data_root
 from simcse_pl.errors import DataError, ModelLoadError
 
 ERRORS = (DataError, ModelLoadError, ValueError)
@@ -47,7 +50,9 @@ class Corpus(Sequence[str]):
 def mine_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="simcse-mine", description="Mine hard negatives for (query, positive) data.")
     p.add_argument("model", metavar="MODEL", help="export, checkpoint, sentence-transformers / Hugging Face folder or id")
-    p.add_argument("data", metavar="DATA", help="a BEIR folder, or a .jsonl/.csv/.tsv of query, positive rows")
+    p.add_argument("data", metavar="DATA", help="a BEIR folder, or a .jsonl/.csv/.tsv of query, positive rows; a path "
+                   "not found here is looked for under the data root (simcse-mine MODEL scifact: <data root>/scifact)")
+    p.add_argument("--data-dir", help="the data root (default: $SIMCSE_DATA_DIR, else .data-root here, else ./data)")
     p.add_argument("--output", required=True, help="the rows to write (.jsonl), data=retrieval's format")
     p.add_argument("--corpus", help="documents to mine from (BEIR corpus.jsonl, jsonl with text, or a text file)")
     p.add_argument("--split", default="train", help="BEIR: the qrels split (default train)")
@@ -71,6 +76,17 @@ def mine_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int, help="tokens per text (default: the model's)")
     p.add_argument("--device", help="cpu, cuda ... (default: cuda when available)")
     return p
+
+
+def locate(data: str, root: DataRoot) -> str:
+    """``data`` as given when it exists, else under the data root: the folders ``make`` placed (``scifact``) are
+    named as train.py's configs name them, wherever the root is."""
+    if os.path.exists(data) or os.path.isabs(data):
+        return data
+    under = os.path.join(root.path, data)
+    if os.path.exists(under):
+        return under
+    raise DataError(f"DATA {data}: no such file or folder, here or under the data root {root}")
 
 
 def read_pairs(args: argparse.Namespace) -> tuple[list[str], list[str], Sequence[str]]:
@@ -182,6 +198,7 @@ def run_mine(args: argparse.Namespace) -> dict[str, Any]:
     options = MiningOptions(args.num_negatives, args.range_min, args.range_max, args.absolute_margin,
                             args.relative_margin, args.max_score, args.min_score, args.sampling_strategy, args.seed)
     options.window(1)  # a bad combination fails before anything is read or loaded
+    args.data = locate(args.data, data_root(args.data_dir))
     queries, positives, corpus = read_pairs(args)
     unique, docs, corpus = positions(queries, positives, corpus, os.path.isdir(args.data))
     options.window(max(len(d) for d in docs))

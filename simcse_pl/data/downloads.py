@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from simcse_pl.data_root import ENV_VAR, data_root
+
 QUICKSTART, FULL, CHINESE = "quickstart", "full", "chinese"
 
 # the command of each group: the Makefile target, then what it runs (``{root}``: the data root)
@@ -135,7 +137,21 @@ def missing_hint(path: str | os.PathLike[str], key: str) -> str:
     if found is None:
         return "It is not a file this project downloads: check the path."
     entry, root = found
-    where = key if key.startswith("-") else "paths.data_dir / SIMCSE_DATA_DIR"
-    return f"Point {where} at your data root, or run {command(entry.group, root)} to download it."
+    return f"{point_at_root(key, root)}, or run {command(entry.group, root)} to download it."
 
 
+def point_at_root(key: str, root: str) -> str:
+    """``Point <the setting> at your data root``, for a file looked for under ``root`` and read for ``key``. It
+    also says where that root came from (``simcse_pl.data_root``): a console script puts that in ``key``
+    (``--data-dir not given: data root from SIMCSE_DATA_DIR``); for train.py's config keys it is said here when
+    ``root`` is the configured default."""
+    option = key.split(" ", 1)[0]
+    if option.startswith("-"):
+        return f"Point {option if option == key else f'{option} or {ENV_VAR}'} at your data root"
+    configured = data_root(option="paths.data_dir")
+    came = f" (this one, {root}, is from {configured.origin})" if _same(configured.path, root) else ""
+    return f"Point paths.data_dir / {ENV_VAR} at your data root{came}"
+
+
+def _same(a: str, b: str) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)

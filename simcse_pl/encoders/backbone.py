@@ -26,12 +26,15 @@ from __future__ import annotations
 import contextlib
 import os
 import string
+from collections.abc import Iterator
 from typing import Any
 
 import torch
+from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, BertConfig, BertModel, BertTokenizer, PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 from simcse_pl.encoders.lora import add_lora
 from simcse_pl.errors import ModelLoadError
@@ -196,7 +199,7 @@ def load_encoder(
     if isinstance(getattr(encoder, "pooler", None), nn.Module):
         encoder.pooler.requires_grad_(False)
     if gradient_checkpointing:
-        encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        _checkpoint_activations(encoder)
     if lora is not None:
         targets = lora.get("target_modules") or (list(DECODER_LORA_TARGETS) if model_type in DECODERS else None)
         encoder = add_lora(encoder, lora["r"], lora.get("alpha"), lora.get("dropout") or 0.0, targets)
@@ -265,15 +268,41 @@ def check_max_len(encoder: nn.Module, tokenizer: PreTrainedTokenizerBase, length
             )
 
 
+def _checkpoint_activations(encoder: PreTrainedModel) -> None:
+    """Non-reentrant activation checkpointing. transformers 5.x renamed ``gradient_checkpointing_enable`` to
+    ``activation_checkpointing_enable`` (the old name now warns on every run); before that only the old one exists."""
+    if hasattr(encoder, "activation_checkpointing_enable"):
+        encoder.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+@contextlib.contextmanager
+def weight_bars_off() -> Iterator[None]:
+    """transformers' "Loading weights" / "Writing model shards" bars off inside the block, as they were after it:
+    they came with every ``SimCSE.from_pretrained`` and export, finished before anyone could read them. The switch
+    also hides huggingface_hub's bars, so a load that may download (a hub id) keeps them (``_load``)."""
+    was_on, hub_was_off = hf_logging.is_progress_bar_enabled(), are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+        (disable_progress_bars if hub_was_off else enable_progress_bars)()
+
+
 def _load(factory: Any, name_or_path: str, **kwargs: Any) -> Any:
     """``factory.from_pretrained`` of a local folder, or of a hub id: when the hub cannot be reached (checked with
     one short request; transformers would retry for about a minute), only the local cache is tried."""
     source = resolve_name_or_path(name_or_path)
     if _looks_like_path(source) and not os.path.isdir(os.path.expanduser(source)):
         raise ModelLoadError(f"model.name_or_path={name_or_path!r}: no such directory")
-    unreachable = None if os.path.isdir(os.path.expanduser(source)) else unreachable_once()
+    local = os.path.isdir(os.path.expanduser(source))
+    unreachable = None if local else unreachable_once()
     try:
-        return factory.from_pretrained(source, **kwargs, **({"local_files_only": True} if unreachable else {}))
+        with weight_bars_off() if local else contextlib.nullcontext():
+            return factory.from_pretrained(source, **kwargs, **({"local_files_only": True} if unreachable else {}))
     except OSError as exc:
         reason = f"the hub is unreachable ({unreachable}) and it is not in the local cache" if unreachable else (
             f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"

@@ -19,6 +19,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from simcse_pl.console import chatter_muted
 from simcse_pl.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,11 @@ def is_adapter_key(key: str) -> bool:
     return ADAPTER_MARK in key
 
 
+# peft reads transformers 5's deprecated ``is_gradient_checkpointing`` (its own code, not ours: a FutureWarning on
+# every LoRA model with gradient checkpointing on)
+PEFT_CHATTER = {"warnings_matching": [r"`is_gradient_checkpointing` is deprecated"]}
+
+
 def add_lora(backbone: nn.Module, r: int, alpha: float | None = None, dropout: float = 0.0,
              target_modules: list[str] | None = None) -> nn.Module:
     """``backbone`` with LoRA adapters (a ``PeftModel``); every other weight frozen."""
@@ -47,7 +53,8 @@ def add_lora(backbone: nn.Module, r: int, alpha: float | None = None, dropout: f
     config = LoraConfig(r=int(r), lora_alpha=float(alpha if alpha is not None else 2 * r), lora_dropout=float(dropout),
                         target_modules=list(target_modules) if target_modules else None, bias="none")
     try:
-        model = get_peft_model(backbone, config)
+        with chatter_muted(**PEFT_CHATTER):
+            model = get_peft_model(backbone, config)
     except ValueError as exc:
         raise ModelLoadError(
             f"model.lora: {str(exc).splitlines()[0]} (set model.lora.target_modules to the names of the "

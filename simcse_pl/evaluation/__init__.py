@@ -2,6 +2,7 @@
 
 - ``base.py``: the ``Task`` protocol and the metric names;
 - ``sts.py``: STS in SimCSE's protocol (SentEval's STS12-16 / STS-B / SICK-R, hub datasets, any pair file);
+  ``senteval_files.py``: where SentEval's files are (light: checked before anything loads);
 - ``chinese.py``: the Chinese STS suite by name; ``retrieval.py`` (BEIR layout); ``clustering.py`` (V-measure);
 - ``registry.py``: ``load_task`` from what a user writes; ``suite.py``: ``run_suite``, the results layout, the flat
   logger keys; ``encoding.py``: ``encode``; ``mteb_eval.py``: ``simcse-eval --mteb`` through the mteb package.
@@ -42,8 +43,11 @@ _EXPORTS = {
     "ALIGN_THRESHOLD": "simcse_pl.evaluation.sts",
     "HUB_TASKS": "simcse_pl.evaluation.sts",
     "SCORE_RANGES": "simcse_pl.evaluation.sts",
-    "SENTEVAL_STS": "simcse_pl.evaluation.sts",
-    "SICK_FILES": "simcse_pl.evaluation.sts",
+    "SENTEVAL_STS": "simcse_pl.evaluation.senteval_files",
+    "SICK_FILES": "simcse_pl.evaluation.senteval_files",
+    "check_task_files": "simcse_pl.evaluation.senteval_files",
+    "present_tasks": "simcse_pl.evaluation.senteval_files",
+    "task_files": "simcse_pl.evaluation.senteval_files",
     "SICK_HEADER": "simcse_pl.evaluation.sts",
     "STSTask": "simcse_pl.evaluation.sts",
     "alignment": "simcse_pl.evaluation.sts",

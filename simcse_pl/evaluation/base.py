@@ -53,7 +53,7 @@ class Task(Protocol):
         ...
 
 
-DATA_KEY = "paths.data_dir"  # the setting that names the data root, in errors; simcse-eval passes "--data-dir"
+DATA_KEY = "paths.data_dir"  # the setting that names the data root, in errors; the CLIs pass DataRoot.key
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # of encoding (encoding.py); here so CLIs list them without torch
 
 # the paper's table: column titles in its order

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simcse_pl.evaluation.base import DATA_KEY
+from simcse_pl.data.downloads import point_at_root
 from simcse_pl.errors import DataError
 
 if TYPE_CHECKING:
@@ -82,8 +83,7 @@ def load_chinese(name: str, data_dir: str, split: str = "test", key: str = DATA_
         return _from_parquet(name, files)
     raise DataError(
         f"{name} ({split}): neither {text2vec} (text2vec / shibing624/nli_zh layout) nor {pattern} (C-MTEB) "
-        f"exists ({key}). Point {key if key.startswith('-') else 'paths.data_dir / SIMCSE_DATA_DIR'} at your data "
-        f"root, or run {DOWNLOAD.format(root=data_dir)} to download it"
+        f"exists ({key}). {point_at_root(key, data_dir)}, or run {DOWNLOAD.format(root=data_dir)} to download it"
     )
 
 

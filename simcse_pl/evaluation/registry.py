@@ -15,9 +15,9 @@ from simcse_pl.evaluation.base import MAIN_METRIC, Task
 from simcse_pl.evaluation.chinese import CHINESE_TASKS, load_chinese
 from simcse_pl.evaluation.clustering import is_clustering_file, load_clustering
 from simcse_pl.evaluation.retrieval import is_beir_folder, load_beir
+from simcse_pl.evaluation.senteval_files import SENTEVAL_STS, check_task_files
 from simcse_pl.evaluation.sts import (
     DATA_KEY,
-    SENTEVAL_STS,
     load_hub_task,
     load_pair_file,
     load_senteval_sts,
@@ -61,7 +61,8 @@ def load_task(name: str, data_dir: str, split: str, data_key: str = DATA_KEY, ta
 def load_tasks(names: Sequence[str], data_dir: str, split: str, data_key: str = DATA_KEY,
                tasks_key: str = "data.val_tasks") -> list[Task]:
     """Each task of ``names``; two tasks with one name (two ``test.tsv`` from folders of one name ...) are an
-    error, since their metrics would be logged under one key."""
+    error, since their metrics would be logged under one key. Every task's known files are checked first."""
+    check_task_files(names, data_dir, split, data_key)
     tasks = [load_task(n, data_dir, split, data_key, tasks_key) for n in names]
     seen: dict[str, str] = {}
     for given, task in zip(names, tasks, strict=True):

@@ -37,18 +37,10 @@ from torch import Tensor
 from simcse_pl.evaluation.base import DATA_KEY
 from simcse_pl.errors import DataError
 from simcse_pl.data.files import check_file, decode_line
+from simcse_pl.evaluation.senteval_files import SENTEVAL_STS, SICK_FILES, senteval_files, sts_subset_files
 
 log = logging.getLogger(__name__)
 
-# SentEval's STS12-16 folders and subsets (STS13 without SMT, which SentEval does not distribute)
-SENTEVAL_STS = {
-    "sts12": ("STS12-en-test", ("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews")),
-    "sts13": ("STS13-en-test", ("FNWN", "headlines", "OnWN")),
-    "sts14": ("STS14-en-test", ("deft-forum", "deft-news", "headlines", "images", "OnWN", "tweet-news")),
-    "sts15": ("STS15-en-test", ("answers-forums", "answers-students", "belief", "headlines", "images")),
-    "sts16": ("STS16-en-test", ("answer-answer", "headlines", "plagiarism", "postediting", "question-question")),
-}
-SICK_FILES = {"train": "SICK_train.txt", "dev": "SICK_trial.txt", "test": "SICK_test_annotated.txt"}
 SICK_HEADER = "pair_ID"  # first field of the header row of SentEval's SICK files
 # the scale of each task's gold scores (after HUB_TASKS' factor); a score outside it is warned about, not dropped
 SCORE_RANGES = {**{name: (0.0, 5.0) for name in SENTEVAL_STS}, "stsb": (0.0, 5.0), "sickr": (1.0, 5.0)}
@@ -195,7 +187,7 @@ def _read_tsv(
 
 def load_stsb(data_dir: str, split: str = "test", key: str = DATA_KEY) -> STSTask:
     """STS Benchmark in SentEval's layout: ``stsb/sts-{split}.csv``, tab-separated, score in column 5."""
-    path = check_file(os.path.join(data_dir, "stsb", f"sts-{split}.csv"), key)
+    path = check_file(senteval_files("stsb", data_dir, split)[0], key)
     pairs, scores = _read_tsv(path, "stsb", (5, 6, 4))
     return STSTask("stsb", pairs, np.asarray(scores), ALIGN_THRESHOLD)
 
@@ -204,15 +196,14 @@ def load_sickr(data_dir: str, split: str = "test", key: str = DATA_KEY) -> STSTa
     """SICK relatedness as SentEval reads it: header row, then pair_ID, sentence_A, sentence_B, score, …"""
     if split not in SICK_FILES:
         raise DataError(f"sickr: no {split!r} split (known: {', '.join(SICK_FILES)})")
-    path = check_file(os.path.join(data_dir, "sick", SICK_FILES[split]), key)
+    path = check_file(senteval_files("sickr", data_dir, split)[0], key)
     pairs, scores = _read_tsv(path, "sickr", (1, 2, 3), header=SICK_HEADER)
     return STSTask("sickr", pairs, np.asarray(scores))
 
 
 def _read_sts_subset(task: str, folder: str, subset: str, key: str) -> tuple[list[tuple[str, str]], list[float]]:
     """One SentEval STS subset. As SentEval does, a pair whose gold line is empty is unscored and skipped."""
-    input_path = check_file(os.path.join(folder, f"STS.input.{subset}.txt"), key)
-    gold_path = check_file(os.path.join(folder, f"STS.gs.{subset}.txt"), key)
+    input_path, gold_path = (check_file(path, key) for path in sts_subset_files(folder, subset))
     inputs, gold = _lines(input_path), _lines(gold_path)
     if len(gold) != len(inputs):
         raise DataError(

@@ -23,6 +23,7 @@ import os
 import torch
 from torch import Tensor, nn
 
+from simcse_pl.console import chatter_muted
 from simcse_pl.encoders.backbone import model_inputs
 from simcse_pl.encoders.sentence_encoder import SentenceEncoder
 from simcse_pl.errors import ModelLoadError
@@ -33,6 +34,12 @@ from simcse_pl.export.staging import staged_folder
 
 # two rows of different lengths: torch.export specialises an axis it only ever sees at size 1
 TRACE_SENTENCES = ["a sentence long enough to trace the encoder with", "a short one"]
+# what the exporter and the quantizer print on every export and is no news: torch.onnx lists the torchvision
+# operators it skips (this model has none), warns that the inputs' shared batch / sequence axes keep one name
+# each (they do share them), and ONNX Runtime advises a pre-processing pass meant for vision models
+EXPORTER_CHATTER = {"loggers": ["torch.onnx._internal.exporter._registration"],
+                    "warnings_matching": [r"# The axis name: \w+ will not be used"]}
+QUANTIZER_CHATTER = {"records_matching": [r"^Please consider to run pre-processing before quantization"]}
 
 
 class TokenEmbeddings(nn.Module):
@@ -88,8 +95,9 @@ def _write_files(model: SentenceEncoder, folder: str, quantize: bool) -> list[st
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     int8 = os.path.join(folder, os.path.basename(INT8_FILE))
-    quantize_dynamic(path, int8, per_channel=True, reduce_range=False, weight_type=QuantType.QUInt8,
-                     extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+    with chatter_muted(**QUANTIZER_CHATTER):
+        quantize_dynamic(path, int8, per_channel=True, reduce_range=False, weight_type=QuantType.QUInt8,
+                         extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
     return [path, int8]
 
 
@@ -101,8 +109,9 @@ def _export_backbone(backbone: nn.Module, tokens: dict[str, Tensor], path: str) 
         raise ModelLoadError(f"exporting to ONNX needs onnx and onnxscript: {INSTALL}") from None
     names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in tokens]
     batch, length = torch.export.Dim("batch_size"), torch.export.Dim("sequence_length")
-    program = torch.onnx.export(
-        TokenEmbeddings(backbone).eval(), (), kwargs={k: tokens[k] for k in names}, dynamo=True,
-        dynamic_shapes={k: {0: batch, 1: length} for k in names}, output_names=[OUTPUT], verbose=False,
-    )
+    with chatter_muted(**EXPORTER_CHATTER):
+        program = torch.onnx.export(
+            TokenEmbeddings(backbone).eval(), (), kwargs={k: tokens[k] for k in names}, dynamo=True,
+            dynamic_shapes={k: {0: batch, 1: length} for k in names}, output_names=[OUTPUT], verbose=False,
+        )
     program.save(path)

@@ -40,6 +40,7 @@ from typing import Any
 from safetensors.torch import save_file
 from torch import nn
 
+from simcse_pl.encoders.backbone import weight_bars_off
 from simcse_pl.encoders.lora import is_peft, save_merged
 from simcse_pl.encoders.sentence_encoder import SentenceEncoder
 from simcse_pl.errors import NotExportable
@@ -66,6 +67,7 @@ def export_model(
     return out_dir
 
 
+@weight_bars_off()  # the shard-writing bars, and the loading bars of the sentence-transformers round trip
 def write_model(
     model: SentenceEncoder,
     out_dir: str,
@@ -83,7 +85,7 @@ def write_model(
     else:
         encoder.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    config: dict[str, Any] = {"pooler": pooler.kind, "mlp": pooler.uses_mlp_at_inference}
+    config: dict[str, Any] = {"pooler": pooler.inference_kind, "mlp": pooler.uses_mlp_at_inference}
     if prompt is not None:
         config["prompt"] = prompt.config()
     if model.roles:

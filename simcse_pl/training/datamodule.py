@@ -23,6 +23,7 @@ from simcse_pl.evaluation.retrieval import with_roles
 from simcse_pl.data.collate import clip_text
 from simcse_pl.data.samplers.base import Sampler
 from simcse_pl.errors import DataError
+from simcse_pl.data.sources.base import examples_label
 from simcse_pl.data.sources.hf import HFText
 from simcse_pl.data.views.base import View
 from simcse_pl.data.collate import Collator
@@ -139,10 +140,12 @@ class SimCSEDataModule(pl.LightningDataModule):
         batches = ShardedBatches(
             self.source, self.batch_size, collate, rank, world, self.shuffle, self.seed, self.drop_last, self.sampler
         )
+        columns = tuple(getattr(self.source, "columns", ()))
+        kind = examples_label(self.source[0], columns) if len(self.source) else "examples"
         log.info(
-            "training data: %d sentences -> %d steps of %d × %d rank(s) per epoch; %d blank lines skipped, "
-            "%d sentences left out by data.drop_last",
-            len(self.source), len(batches), self.batch_size, world, self.source.blank_lines, batches.dropped,
+            "training data: %d %s -> %d steps of %d × %d rank(s) per epoch; %d blank lines skipped, "
+            "%d left out by data.drop_last",
+            len(self.source), kind, len(batches), self.batch_size, world, self.source.blank_lines, batches.dropped,
         )
         return batches
 

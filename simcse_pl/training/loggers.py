@@ -110,6 +110,20 @@ def log_exported_model(loggers: list[Any], path: str) -> None:
             logger.log_exported_model(path)
 
 
+def metrics_destinations(loggers: list[Any], out_dir: str) -> str:
+    """Where the run's metrics went, for its closing line: each logger's folder in the run folder (``csv/``,
+    ``tensorboard/``), ``wandb``, or that no logger took them (``logger=none``: results.json has the scores)."""
+    places = []
+    for logger in loggers:
+        if isinstance(logger, _LightningWandbLogger):
+            places.append("wandb")
+        elif getattr(logger, "log_dir", None):
+            places.append(os.path.relpath(logger.log_dir, out_dir).rstrip("/") + "/")
+        else:
+            places.append(type(logger).__name__)
+    return f"metrics in {' and '.join(places)}" if places else "no metrics logger (logger=none)"
+
+
 def finish_wandb(failed: bool) -> None:
     """Close the active wandb run, if any: Lightning leaves it open and the next multirun job in this process
     would otherwise log into it instead of starting its own run."""

@@ -30,11 +30,11 @@ from omegaconf import DictConfig, OmegaConf
 from simcse_pl.training.baseline import untrained_validation
 from simcse_pl.training.checkpointing import ResumeCheckpoint, checkpoint_sizes
 from simcse_pl.config import ConfigError, check_config
-from simcse_pl.console import config_summary, interactive, quiet_libraries
+from simcse_pl.console import config_summary, interactive, quiet_libraries, random_model_label
 from simcse_pl.encoders.backbone import check_max_len, load_tokenizer
 from simcse_pl.evaluation.registry import default_monitor
 from simcse_pl.export.writer import export_model, formats_written
-from simcse_pl.training.loggers import CSVLogger, WandbLogger, finish_wandb, log_exported_model, log_test_table
+from simcse_pl.training.loggers import CSVLogger, WandbLogger, finish_wandb, log_exported_model, log_test_table, metrics_destinations
 from simcse_pl.losses.cosent import refuse_unranked_data
 from simcse_pl.export.model_card import RunFacts, write_card
 from simcse_pl.training.module import SimCSEModule
@@ -135,7 +135,8 @@ def _build(cfg: DictConfig, out_dir: str) -> Job:
         log.info("reading the training data: %s", getattr(datamodule.source, "path", type(datamodule.source).__name__))
         datamodule.check_training_data()
         refuse_unranked_data([loss, *auxiliaries.values()], datamodule.source)
-    log.info("loading the model: %s", model_cfg.get("name_or_path") or "random BERT")
+    random_init = dict(model_cfg.get("random_init") or {})
+    log.info("loading the model: %s", model_cfg.get("name_or_path") or random_model_label(random_init))
     # the run's one tokenizer: the data, the encoder and any auxiliary (masked-LM) share it
     datamodule.tokenizer = tokenizer = load_tokenizer(**model_cfg)
     datamodule.prompts = model_cfg.get("prompts") or {}
@@ -206,8 +207,9 @@ def _phases(cfg: DictConfig, job: Job, stop: StopSignals) -> float | None:
     if cfg.export:  # the card is the run's once results.json holds its scores, and the upload has it
         write_card(results["export_dir"], RunFacts.read(job.out_dir))
         log_exported_model(trainer.loggers, results["export_dir"])
-    log.info("written to %s: results.json%s, checkpoints/, metrics in csv/ (or the configured loggers)", job.out_dir,
-             f", model/ ({formats_written(results['export_dir'])})" if cfg.export else "")
+    log.info("written to %s: results.json%s, checkpoints/, %s", job.out_dir,
+             f", model/ ({formats_written(results['export_dir'])})" if cfg.export else "",
+             metrics_destinations(trainer.loggers, job.out_dir))
     sizes = checkpoint_sizes(os.path.join(job.out_dir, "checkpoints"), _weight_bytes(module))
     if sizes is not None:
         log.info(sizes)

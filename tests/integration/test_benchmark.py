@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,12 +37,39 @@ def test_benchmark_prints_the_table_and_ratio(tmp_path: Path, monkeypatch: pytes
         assert re.search(rf"^{re.escape(row)} .*\d", table, re.M), table
 
 
-def test_benchmark_takes_config_overrides_lora_on_a_decoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
-    """The decoder + LoRA + gradient checkpointing path the GPU benchmark of a 1B shape uses, on the tiny Llama."""
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def lightning_lines() -> Iterator[list[str]]:
+    """What Lightning's loggers say during the test, from their level in a fresh process (INFO) on."""
+    logger = logging.getLogger("lightning.pytorch")
+    level, handler = logger.level, Records()
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_benchmark_takes_config_overrides_lora_on_a_decoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys,
+                                                            lightning_lines: list[str]):
+    """The decoder + LoRA + gradient checkpointing path the GPU benchmark of a 1B shape uses, on the tiny Llama;
+    without Lightning's GPU/TPU lines and litlogger tip, or transformers' FutureWarnings (issue 24, friction 6)."""
     monkeypatch.setenv("SIMCSE_DATA_DIR", str(tmp_path))  # no wiki sample: the dataloader row is skipped
     benchmark = load_script("benchmark")
-    benchmark.main(["model=tiny-llama", "model.lora.r=8", "model.gradient_checkpointing=true", "batch_size=8",
-                    "steps=2", "warmup=1"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        benchmark.main(["model=tiny-llama", "model.lora.r=8", "model.gradient_checkpointing=true", "batch_size=8",
+                        "steps=2", "warmup=1"])
+    assert [m for m in lightning_lines if "GPU available" in m or "litlogger" in m] == []
+    assert [str(w.message) for w in caught if issubclass(w.category, FutureWarning)] == []
     out = capsys.readouterr().out
     params, trained = map(float, re.search(r"\(([\d.]+)M params, ([\d.]+)M trained\)", out).groups())
     assert 0 < trained < params / 2  # only the adapters train

@@ -34,7 +34,7 @@ def test_plain_progress_lines_instead_of_a_bar(console: str):
 
 
 def test_summary_at_the_start_and_where_things_were_written_at_the_end(console: str):
-    assert "model: random BERT" in console and "objective: InfoNCE(tau=0.05" in console
+    assert "model: random bert {'hidden_size': 32" in console and "objective: InfoNCE(tau=0.05" in console
     assert re.search(r"written to .*: results.json, model/", console)
     assert "| stsb |" in console  # the test table
 
@@ -49,7 +49,7 @@ def test_no_library_noise_and_few_warnings(console: str):
 def test_each_wait_of_the_start_is_announced_before_it(console: str):
     """A first start spent minutes with nothing on the console (imports, the data, the model, wandb, the untrained
     validation): each wait now has its line, in order, before its result."""
-    lines = ["loading torch, Lightning and the training code", "reading the training data: ", "loading the model: random BERT",
+    lines = ["loading torch, Lightning and the training code", "reading the training data: ", "loading the model: random bert",
              "step 0 (untrained): validating on stsb", "step 0 (untrained): STS-B dev Spearman"]
     positions = [console.find(line) for line in lines]
     assert -1 not in positions and positions == sorted(positions), dict(zip(lines, positions))

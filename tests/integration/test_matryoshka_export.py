@@ -165,6 +165,22 @@ def test_cli_dim_errors_are_one_line(mean_dir: Path, tmp_path: Path, capsys: pyt
     assert "argument --dim/--truncate-dim: must be a positive integer (got '0')" in capsys.readouterr().err
 
 
+def test_an_untrained_size_is_warned_about_once(mean_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    """Issue 24, friction 11: ``--dim 12`` on a model trained at 32/16/8 was accepted silently; one line now says
+    those coordinates were not trained to stand alone (still allowed: it is the user's experiment)."""
+    write_senteval_root(tmp_path / "data", pairs_per_file=4)
+    assert eval_main([str(mean_dir), "--tasks", "stsb", "--dim", "12", "--device", "cpu", "--data-dir",
+                      str(tmp_path / "data")]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == ["--dim 12: not one of the sizes this model was trained to be cut to (32, 16, 8); vectors cut "
+                      "to 12 coordinates may score well below those"]
+    caplog.clear()
+    model = SimCSE.from_pretrained(mean_dir, device="cpu")
+    for dim in (16, 12, 12, 32):
+        model.encode(SENTENCES[:2], truncate_dim=dim)
+    assert [r.getMessage()[:16] for r in caplog.records if r.levelname == "WARNING"] == ["truncate_dim=12:"]
+
+
 # --- train.py end to end
 
 
@@ -194,3 +210,4 @@ def test_train_py_dims_larger_than_the_model_fail_naming_loss_dims(tiny_data: Pa
     done = run_train(tmp_path / "run", *MATRYOSHKA_RUN, "loss.dims=[64,32]", data_dir=tiny_data, check=False)
     assert done.returncode != 0
     assert "loss.dims=[64, 32]: 64 is larger than the model's sentence vectors (32 dims)" in done.stderr
+

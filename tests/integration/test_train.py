@@ -50,7 +50,8 @@ def test_export_reloads_in_hf_and_sentence_transformers_format(trained: Path):
         cls = encoder(**tokenizer(sentences, padding=True, return_tensors="pt")).last_hidden_state[:, 0]
     st = SentenceTransformer(str(model_dir), device="cpu")
     assert torch.allclose(st.encode(sentences, convert_to_tensor=True), cls, atol=1e-5)
-    assert json.loads((model_dir / "simcse_pl.json").read_text()) == {"pooler": "cls", "mlp": False}
+    # the pooler as inference runs it ([CLS] alone), the name simcse-eval's JSON and the card use (issue 24.9)
+    assert json.loads((model_dir / "simcse_pl.json").read_text()) == {"pooler": "cls_before_pooler", "mlp": False}
 
 
 def test_kept_mlp_head_exports_as_dense_layer(tiny_data: Path, tmp_path: Path):

@@ -18,6 +18,7 @@ FLOORS: dict[str, int] = {
     "simcse_pl.checks": 0,
     "simcse_pl.hub": 0,
     "simcse_pl.console": 0,
+    "simcse_pl.data_root": 0,
     "simcse_pl.config": 1,
     "simcse_pl.data": 2,
     "simcse_pl.encoders": 2,

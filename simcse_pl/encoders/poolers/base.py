@@ -108,6 +108,13 @@ class Pooler(nn.Module):
     def uses_mlp_at_inference(self) -> bool:
         return self.mlp is not None and not self.mlp_only_train
 
+    @property
+    def inference_kind(self) -> str:
+        """The pooler as inference runs it, named as ``--pooler`` and ``SimCSE`` name it: ``cls`` whose head is for
+        training only is ``cls_before_pooler`` ([CLS] alone). The export records this name, so its files, its card,
+        simcse-eval's JSON and simcse-serve use one vocabulary."""
+        return "cls_before_pooler" if self.kind == "cls" and not self.uses_mlp_at_inference else self.kind
+
     def head(self, pooled: Tensor) -> Tensor:
         if self.mlp is not None and (self.training or not self.mlp_only_train):
             return self.mlp(pooled)

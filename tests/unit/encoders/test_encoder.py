@@ -130,7 +130,7 @@ def test_decoder_settings_are_refused_on_an_encoder():
 
 def test_attention_dropout_and_gradient_checkpointing_reach_the_model():
     model = load_encoder(None, {"model_type": "llama", **SHAPE}, attention_dropout=0.3, gradient_checkpointing=True)
-    assert model.config.attention_dropout == 0.3 and model.is_gradient_checkpointing
+    assert model.config.attention_dropout == 0.3 and model.is_activation_checkpointing
 
 
 def test_a_seeded_random_backbone_is_the_same_every_time_and_leaves_the_global_generator_alone():
