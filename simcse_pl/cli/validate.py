@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Any, Callable
 
-from simcse_pl.config import data_root
+from simcse_pl.data_root import data_root
 from simcse_pl.data.sources.nli import NLITriplets
 from simcse_pl.data.sources.retrieval import RetrievalRows
 from simcse_pl.data.sources.scored_pairs import ScoredPairs
@@ -65,8 +65,8 @@ def check_task(args: argparse.Namespace) -> str:
     for it: checking a training file stays a fraction of a second."""
     from simcse_pl.evaluation.registry import load_task
 
-    task = load_task(args.path, args.data_dir or data_root(), args.split or "test", data_key="--data-dir",
-                     tasks_key="simcse-validate task")
+    root = data_root(args.data_dir)
+    task = load_task(args.path, root.path, args.split or "test", data_key=root.key, tasks_key="simcse-validate task")
     return f"{args.path}: {describe_task(task)}, readable as an evaluation task"
 
 
