@@ -51,7 +51,7 @@ def test_each_command_composes_and_passes_the_checks(command: str):
 
 
 def test_the_cpu_lora_decoder_smoke_run_runs_as_written(real_data: Path, tmp_path: Path):
-    [block] = runnable(PAGE)
+    [block] = runnable("docs/guides/llm-lora.md")
     [command] = commands(block)
     assert "model=tiny-llama" in command
     # the command as written, minus the untrained validation and the test pass (a minute of a busy CI machine)
