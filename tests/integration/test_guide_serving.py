@@ -37,7 +37,7 @@ def test_the_export_onnx_and_serve_blocks_work(tmp_path: Path):
     run = work / "outputs" / "quickstart" / STAMP
     run_train(run, "logger=none", "trainer.max_steps=2", "trainer.val_check_interval=2", data_dir=work / "data",
               source=work / "data" / "wiki" / "wiki1m_head11914.txt")
-    subs = {QUICKSTART_RUN: f"outputs/quickstart/{STAMP}"}
+    subs = {QUICKSTART_RUN: f"outputs/quickstart/{STAMP}", "<date>_<time>": STAMP}  # the served model's name
     server = None
     try:
         for block in PAGE:
