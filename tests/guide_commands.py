@@ -3,8 +3,8 @@
 on the PATH and a data root of small files at the paths the guides name.
 
 What a test may change (tests/doc_blocks.py): a ``train.py`` command gets ``debug=fast`` (the tiny random model on
-the CPU, batches of 16; left out when the command picks its own ``model=``) and a few steps appended, and a
-placeholder (``outputs/quickstart/<date>_<time>``, ``MODEL``) is replaced by the scratch run it stands for.
+the CPU, batches of 16; left out when the command picks its own ``model=``), a few steps and, for a preset that
+needs it, a size the tiny model has appended (``TINY_MODEL_FIXES``), and a placeholder (``outputs/quickstart/<date>_<time>``, ``MODEL``) is replaced by the scratch run it stands for.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ BIN = Path(sys.executable).parent
 # appended to a train.py command: a few steps, validated at the end (the schedule's length stays the command's)
 FEW_STEPS = ["trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1"]
 QUICKSTART_RUN = "outputs/quickstart/<date>_<time>"
+# what a preset needs besides on the tiny model: Matryoshka's sizes within its 32 dimensions
+TINY_MODEL_FIXES = {"experiment=quickstart_cosent_matryoshka": ["loss.dims=[32,16,8]"]}
 
 
 def write_guide_data(root: Path) -> Path:
@@ -65,12 +67,14 @@ def is_training(command: str) -> bool:
 
 
 def with_tiny_model(command: str, *extra: str) -> str:
-    """A train.py command as a test runs it: the tiny model (unless it names one) and a few steps appended."""
+    """A train.py command as a test runs it: the tiny model (unless it names one), a few steps and what a preset
+    needs on the tiny model appended."""
     if not is_training(command):
         return command
     argv = shlex.split(command)
     fast = [] if any(a.startswith("model=") for a in argv) else ["debug=fast"]
-    return shlex.join([*argv, *fast, *FEW_STEPS, *extra])
+    fixes = [fix for arg in argv for fix in TINY_MODEL_FIXES.get(arg, [])]
+    return shlex.join([*argv, *fast, *FEW_STEPS, *fixes, *extra])
 
 
 def fill(command: str, substitutions: dict[str, str]) -> str:

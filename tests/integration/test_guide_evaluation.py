@@ -136,7 +136,7 @@ def only(pattern: str, root: Path) -> Path:
 def tour(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, subprocess.CompletedProcess]]:
     """Every runnable block of the page, in order, in a scratch folder holding train.py, conf/ and scripts/; the
     outputs by command (the Python block's under "python"). Once the quickstart run (the page's first block) exists,
-    its folder stands for RUN and its export for MODEL; the sweep's folder for SWEEP once it exists. In a block, the
+    its folder stands for RUN and its export for MODEL; the sweep's folder for SWEEP once it exists. The page's
     ``make data`` commands go first, the copy from DIR before the hub (offline, the hub command has nothing left to
     fetch once --from has copied the files; the hub path itself: tests/unit/data/test_download_chinese.py)."""
     work = tmp_path_factory.mktemp("guide_eval")
@@ -157,14 +157,16 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, subp
         if RUN in subs:
             subs["MODEL"] = f"{subs[RUN]}/model"
 
+    shell = [c for block in PAGE if block.lang == "bash" for c in commands(block)]
+    for command in sorted((c for c in shell if c.startswith("make ")), key=lambda c: "--from" not in c):
+        done[command] = run(as_test(command, work, subs), work, env)  # the data first: the run tests on atec
     for block in PAGE:
         if block.lang == "python":
             placeholders()
-            code = block.code.replace(RUN, subs[RUN])
-            done["python"] = run([sys.executable, "-c", code], work, env)
+            done["python"] = run([sys.executable, "-c", block.code.replace(RUN, subs[RUN])], work, env)
             continue
-        for command in sorted(commands(block), key=lambda c: (not c.startswith("make "), "--from" not in c)):
-            if "--mteb" in command and not _has_mteb():
+        for command in commands(block):
+            if command.startswith("make ") or ("--mteb" in command and not _has_mteb()):
                 continue
             placeholders()
             done[command] = run(as_test(command, work, subs), work, env)
