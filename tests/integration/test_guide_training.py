@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 from doc_blocks import blocks, commands, runnable
-from guide_commands import QUICKSTART_RUN, assert_composes, run_block, scratch, shell_env, training_overrides
+from guide_commands import (
+    QUICKSTART_RUN,
+    assert_composes,
+    run_block,
+    scratch,
+    shell_env,
+    training_overrides,
+)
 
 PAGES = {
     "docs/guides/unsupervised.md": runnable("docs/guides/unsupervised.md"),
