@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 from doc_blocks import REPO, Block, blocks, runnable
+from sts_fixtures import WORDS
 
 PAGE = "docs/guides/extending.md"
 PATH = re.compile(r"`((?:simcse_pl|conf)/[\w/.-]+\.(?:py|yaml))`")
-WORDS = ["a", "the", "man", "woman", "dog", "cat", "plays", "runs", "eats", "sleeps", "guitar", "ball", "fish", "in", "on", "park", "house"]
 
 
 def target(block: Block) -> str:
