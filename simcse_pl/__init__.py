@@ -13,6 +13,8 @@ _EXPORTS = {
     "Pooler": "simcse_pl.encoders.poolers",
     "SimCSEDataModule": "simcse_pl.training.datamodule",
     "SimCSEModule": "simcse_pl.training.module",
+    "TrainResult": "simcse_pl.training.python_api",
+    "train": "simcse_pl.training.python_api",  # a training run from Python: simcse_pl.train(["experiment=quickstart"])
 }
 __all__ = sorted(_EXPORTS)
 

@@ -90,8 +90,14 @@ def group_options(path: str, conf: Path | None = None) -> tuple[str, ...]:
 
 @dataclass
 class PathsConfig:
+    """Where things are (conf/paths/default.yaml fills these in)."""
+
+    # the project's root folder (the environment variable PROJECT_ROOT, else the current folder)
     root_dir: str = "."
+    # the data root every reader resolves its files under: SIMCSE_DATA_DIR, else the root `make` recorded in
+    # .data-root, else ./data (data_root below)
     data_dir: str = "data"
+    # the run folder, Hydra's (outputs/<task_name>/<date>_<time>/; choose it with hydra.run.dir=DIR)
     output_dir: str = MISSING
 
 
@@ -100,6 +106,7 @@ class PromptConfig:
     """A template around each sentence (simcse_pl/prompt.py): ``[X]`` is the sentence, ``[MASK]`` the tokenizer's
     mask token (PromptBERT: ``This sentence : "[X]" means [MASK] .`` with ``pooler: mask``). null: no prompt."""
 
+    # the template of each sentence, e.g. 'This sentence : "[X]" means [MASK] .'; null: the sentence alone
     template: Optional[str] = None
     # PromptBERT's "different templates as positives": the second column of each training example uses this one
     template2: Optional[str] = None
@@ -114,7 +121,9 @@ class RolePrompts:
     the other columns and the corpus. Exported as sentence-transformers ``prompts`` (``query``/``document``), so
     ``encode_query`` / ``encode_document`` and ``SimCSE.encode(prompt_name=...)`` add them. null: no prefix."""
 
+    # prefix of queries (column 0 of a training row, a retrieval task's queries), e.g. 'query: '
     query: Optional[str] = None
+    # prefix of documents (the other columns, a retrieval task's corpus), e.g. 'passage: '
     document: Optional[str] = None
 
 
@@ -122,8 +131,10 @@ class RolePrompts:
 class LoraSettings:
     """LoRA adapters through peft (simcse_pl/lora.py): only they train and are checkpointed. ``r: null`` = off."""
 
+    # the adapters' rank; null: no LoRA, the whole backbone trains
     r: Optional[Annotated[int, at_least(1)]] = None
     alpha: Optional[Annotated[float, greater(0)]] = None  # null: 2·r (LLM2Vec)
+    # dropout on the adapters' input
     dropout: Annotated[float, between(0, 1, high_open=True)] = 0.0
     # null: every linear projection of a Llama/Mistral/Qwen decoder, peft's default for other architectures
     target_modules: Optional[List[str]] = None
@@ -134,23 +145,33 @@ class ModelConfig:
     """``SimCSEModule``'s encoder and pooler (conf/model/*.yaml are deltas of these defaults); simcse_pl/encoder.py
     says what each setting does."""
 
+    # a Hugging Face hub id or a local folder (an export, a sentence-transformers folder); null: random_init
     name_or_path: Optional[str] = None
+    # a random model of this transformers config (model_type, hidden_size, ...), no download: model=tiny
     random_init: Optional[Dict[str, Any]] = None
+    # how token states become the sentence vector (simcse_pl/encoders/poolers/: one file per name)
     pooler: Annotated[str, one_of(*POOLERS)] = "cls"
+    # the cls pooler's MLP head in training only (the unsupervised recipe); false keeps it at inference and export
     mlp_only_train: bool = True
+    # run code shipped with the model (transformers' trust_remote_code); only as configured, never from a checkpoint
     trust_remote_code: bool = False
+    # torch.compile the encoder in place (checkpoints and exports keep their parameter names)
     compile: bool = False
+    # a template around each sentence (PromptBERT)
     prompt: PromptConfig = field(default_factory=PromptConfig)
     # query / document instruction prefixes (retrieval roles)
     prompts: RolePrompts = field(default_factory=RolePrompts)
-    # decoders (Llama, Mistral, Qwen2/3): LLM2Vec's bidirectional attention, the padding side (null: the
-    # tokenizer's), the attention dropout (SimCSE's noise; null: the model's)
+    # decoders (Llama, Mistral, Qwen2/3): LLM2Vec's bidirectional attention (saved in the export's config.json)
     bidirectional: bool = False
+    # decoders: the side padding goes (null: the tokenizer's)
     padding_side: Optional[Annotated[str, one_of("left", "right")]] = None
+    # decoders: the attention dropout, SimCSE's noise (null: the model's; LLM2Vec uses 0.3)
     attention_dropout: Optional[Annotated[float, between(0, 1, high_open=True)]] = None
-    # weights' dtype when loading (null: float32); activations recomputed in the backward pass
+    # weights' dtype when loading (null: float32)
     dtype: Optional[Annotated[str, one_of("float32", "bfloat16", "float16")]] = None
+    # recompute activations in the backward pass (less memory, one more forward)
     gradient_checkpointing: bool = False
+    # LoRA adapters (peft): only they train
     lora: LoraSettings = field(default_factory=LoraSettings)
 
 
@@ -159,10 +180,13 @@ class DataConfig:
     """``SimCSEDataModule``'s arguments; ``source`` (the reader), ``views`` and ``sampler`` are pluggable parts
     typed by their constructors (data/views=..., data/sampler=...)."""
 
+    # the class built from this node (set by the schema; a config file need not name it)
     _target_: str = "simcse_pl.training.datamodule.SimCSEDataModule"
     # the training reader: each conf/data/*.yaml names one
     source: Annotated[Any, Group("data")] = None
+    # what each example becomes before encoding (two dropout views; ESimCSE's word repetition)
     views: Annotated[Any, Group("data/views")] = None
+    # which examples share a step (a shuffled permutation; duplicate-free steps)
     sampler: Annotated[Any, Group("data/sampler")] = None
     # use only the first N examples (null: all)
     max_samples: Optional[Annotated[int, at_least(1)]] = None
@@ -172,16 +196,22 @@ class DataConfig:
     max_len: Annotated[int, at_least(4)] = 32
     # tokens per training text in columns 1.. (positives, negatives: passages are longer than queries); null: max_len
     document_max_len: Optional[Annotated[int, at_least(4)]] = None
+    # a new exact global shuffle of the training examples every epoch
     shuffle: bool = True
+    # drop an epoch's last partial step (counted in the log)
     drop_last: bool = True
+    # dataloader worker processes (they tokenize); 0: in the main process
     num_workers: Annotated[int, at_least(0)] = 2
+    # the data order's seed (the data files set it to the run's seed)
     seed: int = 42
     # validated every trainer.val_check_interval steps; the first one's main metric selects the best checkpoint
     val_tasks: List[str] = field(default_factory=lambda: ["stsb"])
     # trainer.test on the best checkpoint; the paper's table: [sts12,sts13,sts14,sts15,sts16,stsb,sickr] (needs
     # `make data` with --full: STS12-16 and SICK-R). Hugging Face ids work too, e.g. mteb/sts12-sts
     test_tasks: Optional[List[str]] = field(default_factory=lambda: ["stsb"])
+    # the data root the evaluation tasks read (the data files set it to paths.data_dir)
     data_dir: str = "data"
+    # sentences per batch in validation and test
     eval_batch_size: Annotated[int, at_least(1)] = 128
     # tokens per evaluation sentence (null: the model's limit)
     eval_max_len: Optional[Annotated[int, at_least(4)]] = None
@@ -201,12 +231,17 @@ class StepConfig:
 class OptimConfig:
     """AdamW and its linear schedule (``SimCSEModule.configure_optimizers``)."""
 
+    # the peak learning rate (the paper's: 3e-5 unsupervised BERT-base, 5e-5 supervised)
     lr: Annotated[float, greater(0)] = 3e-5
+    # AdamW's decoupled weight decay (bias and LayerNorm weights get none)
     weight_decay: Annotated[float, at_least(0)] = 0.0
+    # AdamW's moment decay rates
     betas: Annotated[List[float], Check(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)")] = (
         field(default_factory=lambda: [0.9, 0.999])
     )
+    # AdamW's epsilon
     eps: Annotated[float, greater(0)] = 1e-8
+    # the fraction of the steps over which the LR rises linearly from 0, before its linear decay to 0
     warmup_ratio: Annotated[float, between(0, 1)] = 0.0
 
 
@@ -254,30 +289,41 @@ def signature_schema(target: Callable[..., Any]) -> type:
 class TrainConfig:
     """The root: what ``run()`` does and one node per config group."""
 
+    # names the run folder (outputs/<task_name>/...); each experiment sets its own
     task_name: str = "train"
+    # seeds Python, NumPy, torch and the dataloader workers (and the data order through data.seed)
     seed: int = 42
     # what run() does, in order: validate the untrained model, fit, export the best checkpoint, test it
     validate_before: bool = True
+    # fit the model (false: only validate, export and test the starting model)
     train: bool = True
+    # export the best checkpoint to <run dir>/model/ (Hugging Face and sentence-transformers folder)
     export: bool = True
+    # run data.test_tasks on the best checkpoint into results.json
     test: bool = True
     # resume: a checkpoint path, or "last" for <run dir>/checkpoints/last.ckpt
     ckpt_path: Optional[str] = None
     # the monitored metric: best checkpoint, console report, what sweeps maximise (returned by run()); null: the
     # first validation task's main metric (val/stsb_spearman, val/scifact_ndcg_at_10 ...)
     optimized_metric: Optional[str] = None
+    # where the data and the run folder are
     paths: PathsConfig = field(default_factory=PathsConfig)
+    # the encoder and its pooler
     model: ModelConfig = field(default_factory=ModelConfig)
+    # the training data, batches and evaluation tasks
     data: DataConfig = field(default_factory=DataConfig)
     # the main objective: typed by its constructor (signature_schema), checked by check_config
     loss: Annotated[Any, Group("loss")] = None
     # weighted second objectives, by name (auxiliary=[mlm]): typed like the loss
     auxiliary: Annotated[Dict[str, Any], Group("auxiliary", entries=True, listed=True)] = field(default_factory=dict)
+    # how a training step sees its batch (gather across GPUs, GradCache)
     step: StepConfig = field(default_factory=StepConfig)
+    # AdamW and its learning-rate schedule
     optim: OptimConfig = field(default_factory=OptimConfig)
     # lightning.Trainer's arguments: typed by Trainer's own signature when checked (check_config), so the schema
     # cannot drift from the installed Lightning, and composing (e.g. --help) need not import it
     trainer: Dict[str, Any] = field(default_factory=dict)
+    # Lightning loggers by name (csv, tensorboard, wandb): a dict of objects with _target_
     logger: Annotated[Optional[Dict[str, Any]], Group("logger", entries=True)] = None
     # an entry set to null is left out (callbacks.throughput=null)
     callbacks: Annotated[Optional[Dict[str, Any]], Group("callbacks", entries=True)] = None

@@ -1,5 +1,5 @@
-"""The figures of ``scripts/summarize_runs.py`` (``summary.png``) and ``simcse-report`` (``report.md``): one module,
-so a sweep's summary and a reproduction report draw the same thing the same way.
+"""The figures of ``simcse-report`` (``report.md``): a sweep's objectives, the training curves and the alignment /
+uniformity view, each run labelled by its swept overrides.
 
 Conventions (issue 15, item 9): every axis is labelled with the metric and its unit; a y range is never narrower
 than ``MIN_SPAN`` points, so run-to-run noise does not look like a trend; the untrained model's score is a
@@ -10,12 +10,15 @@ inside the frame (margins); a sweep of exactly two hyperparameters on a grid is 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 MIN_SPAN = 5.0  # points of a ×100 metric: the narrowest y range drawn
+FEW_POINTS = 20  # a line with at most this many points also marks each one
+MARKERS = ("o", "s", "^", "D", "v", "P", "*", "X")  # one shape per run in the alignment / uniformity view
 OBJECTIVE = "objective"
 DPI = 130
 
@@ -172,7 +175,9 @@ def objective_figure(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], met
 
 def curves_figure(runs: Sequence[Mapping[str, Any]], metric: str, path: Path) -> None:
     """Dev metric (left) and training loss (right) against the step, one line per run; the untrained model's dev
-    score (step 0) dashed. ``runs``: ``{"label", "validations": [(step, {metric: value})], "loss": [(step, v)]}``."""
+    score (step 0) dashed. ``runs``: ``{"label", "validations": [(step, {metric: value})], "loss": [(step, v)]}``,
+    and optionally ``log_every`` (``trainer.log_every_n_steps``) and ``steps`` (steps trained), which the loss
+    panel quotes when a run too short to log its loss leaves it empty."""
     fig = _curves(runs, metric)
     fig.savefig(path, dpi=DPI)
     _pyplot().close(fig)
@@ -192,7 +197,9 @@ def _curves(runs: Sequence[Mapping[str, Any]], metric: str) -> Any:
             left.plot([s for s, _ in points], [v for _, v in points], style, markersize=3, label=run["label"])
             values += [v for _, v in points]
         if run["loss"]:
-            right.plot([s for s, _ in run["loss"]], [v for _, v in run["loss"]], "-", linewidth=1, label=run["label"])
+            style = "-o" if len(run["loss"]) <= FEW_POINTS else "-"  # a few logged steps show as points
+            right.plot([s for s, _ in run["loss"]], [v for _, v in run["loss"]], style, linewidth=1, markersize=3,
+                       label=run["label"])
     if baselines:
         baseline = _mean(baselines)
         left.axhline(baseline, color="gray", linestyle="--", linewidth=1, label=f"untrained ({baseline:.2f})")
@@ -204,6 +211,9 @@ def _curves(runs: Sequence[Mapping[str, Any]], metric: str) -> Any:
     right.set_xlabel("training step")
     right.set_ylabel("training loss")
     right.set_title("training loss (logged steps)", fontsize=10)
+    if not any(run["loss"] for run in runs):
+        right.text(0.5, 0.5, no_loss_note(runs), transform=right.transAxes, ha="center", va="center", fontsize=9,
+                   wrap=True, color="dimgray")
     from matplotlib.ticker import MaxNLocator
 
     for ax in (left, right):
@@ -216,33 +226,55 @@ def _curves(runs: Sequence[Mapping[str, Any]], metric: str) -> Any:
     return fig
 
 
+def no_loss_note(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Why the loss panel is empty: the loss is logged every ``trainer.log_every_n_steps`` steps, and the runs
+    ended before the first of them."""
+    every = sorted({r.get("log_every") for r in runs if r.get("log_every")})
+    steps = sorted({r.get("steps") for r in runs if r.get("steps") is not None})
+    logged = f"every {'/'.join(map(str, every))} steps" if every else "every trainer.log_every_n_steps steps"
+    trained = f" and these runs trained {'/'.join(map(str, steps))}" if steps else ""
+    return (f"no training loss logged:\nthe loss is logged {logged}{trained}\n"
+            "(set trainer.log_every_n_steps lower for short runs)")
+
+
 def align_uniform_figure(runs: Sequence[Mapping[str, Any]], path: Path, task: str = "stsb") -> None:
     """The paper's Figure 2 view: alignment (x) against uniformity (y) at each validation, one marker per
-    validation coloured by step, joined in order; lower is better on both axes. The untrained point is a cross."""
+    validation coloured by step, joined in order; lower is better on both axes. The untrained point is a cross.
+    Each run has its own marker shape, named in the legend by its label."""
+    fig = _align_uniform(runs, task)
+    fig.savefig(path, dpi=DPI)
+    _pyplot().close(fig)
+
+
+def _align_uniform(runs: Sequence[Mapping[str, Any]], task: str) -> Any:
+    """The figure of ``align_uniform_figure``."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.2, 4.8))
     align_key, uniform_key = f"val/{task}_align", f"val/{task}_uniform"
     steps = [s for run in runs for s, m in run["validations"] if align_key in m]
     scatter = None
-    for run in runs:
+    drawn = [run for run in runs if any(is_number(m.get(align_key)) and is_number(m.get(uniform_key))
+                                        for _, m in run["validations"])]
+    for marker, run in zip(itertools.cycle(MARKERS), drawn):
         points = [(s, m[align_key], m[uniform_key]) for s, m in run["validations"]
                   if is_number(m.get(align_key)) and is_number(m.get(uniform_key))]
-        if not points:
-            continue
         if len(points) > 1:
             ax.plot([a for _, a, _ in points], [u for _, _, u in points], "-", color="lightgray", zorder=1)
         scatter = ax.scatter([a for _, a, _ in points], [u for _, _, u in points], c=[s for s, _, _ in points],
-                             cmap="viridis", vmin=min(steps), vmax=max(steps), zorder=2, s=28)
+                             cmap="viridis", vmin=min(steps), vmax=max(steps), zorder=2, s=28, marker=marker,
+                             label=run["label"])
         untrained = [(a, u) for s, a, u in points if s == 0]
         if untrained:
             ax.scatter(*untrained[0], marker="x", color="black", s=60, zorder=3)
     if scatter is not None:
         fig.colorbar(scatter, ax=ax, label="training step")
+        legend = ax.legend(fontsize=7, loc="best", title="run (colour: step)", title_fontsize=7)
+        for handle in legend.legend_handles:  # the legend's markers in one neutral colour: the shape is the run
+            handle.set_color("dimgray")
     ax.set_xlabel(r"$\ell_{align}$ (STS-B dev pairs scored > 4; lower is better)")
     ax.set_ylabel(r"$\ell_{uniform}$ (lower is better)")
     ax.set_title("alignment vs uniformity per validation (× = untrained)", fontsize=10)
     ax.margins(0.12)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    return fig

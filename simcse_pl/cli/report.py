@@ -1,19 +1,23 @@
-"""``simcse-report RUN_OR_SWEEP_DIR [...]``: did I reproduce it? A ``report.md`` with figures, from run folders.
+"""``simcse-report RUN_OR_SWEEP_DIR [...]``: did I reproduce it, and which job of a sweep won? A ``report.md`` with
+figures and a ``runs.csv``, from run folders.
 
     python train.py -m experiment=unsup_bert_base seed=1,2,3
-    simcse-report multirun/unsup_bert_base/<date>_<time>        # -> report.md, curves.png, align_uniform.png
+    simcse-report multirun/unsup_bert_base/<date>_<time>        # -> report.md, runs.csv, curves.png, ...
 
-Reads each run folder's ``results.json``, ``.hydra/config.yaml`` / ``overrides.yaml`` and ``csv/metrics.csv`` (any
-folder under the arguments that has a ``results.json`` and a ``.hydra/``) and writes to ``--out`` (default: the
-one folder given, else ``./report``):
+Reads each run folder's ``results.json``, ``.hydra/config.yaml`` / ``overrides.yaml``, ``run_info.json``, its log and
+``csv/metrics.csv`` (any folder under the arguments that has a ``.hydra/``) and writes to ``--out`` (default: the
+one folder given, else ``./report``). Runs are labelled by their swept overrides (the keys whose values differ
+across the runs, e.g. ``loss.tau=0.03``), each such key a column of the tables:
 
 - ``report.md``: the paper's 7-task test table (Spearman ×100) for each run, the mean ± sd over runs that differ
   only in ``seed``, and the paper's reported numbers for the preset that was run (``PAPER``, the SimCSE paper's
-  Table 5 / B.1; the presets' comments quote the same averages); the dev results; failed jobs;
-- ``curves.png``: STS-B dev Spearman and the training loss against the step (untrained score dashed);
-- ``align_uniform.png``: alignment vs uniformity at each validation (the paper's Figure 2 view);
-- ``sweep.png``: for a sweep of other hyperparameters, the objective against each (``simcse_pl/plots.py``, the
-  same figure as ``scripts/summarize_runs.py``'s ``summary.png``).
+  Table 5 / B.1; the presets' comments quote the same averages); the dev results, best job first, with each failed
+  job's error;
+- ``runs.csv``: one row per run (swept keys, objective, untrained / best / final dev score, test scores,
+  throughput, git commit, status), best first, for a spreadsheet or pandas;
+- ``curves.png``: the dev score and the training loss against the step, one line per run (untrained score dashed);
+- ``align_uniform.png``: alignment vs uniformity at each validation (the paper's Figure 2 view), a marker per run;
+- ``sweep.png``: for a sweep of other hyperparameters, the objective against each (a heatmap for a grid of two).
 
 A damaged ``results.json`` (not JSON, cut short, or not the shape run.py writes) is one warning line naming it,
 and the report goes on with the other runs (its row says it was left out); when every run's is damaged there is
@@ -32,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simcse_pl.cli import plots
+from simcse_pl.cli.plots import fmt, is_number
 from simcse_pl.evaluation.base import PAPER_COLUMNS, unflatten
 
 SEVEN = list(PAPER_COLUMNS)
@@ -68,8 +74,9 @@ def parse_value(text: str) -> Any:
 @dataclass
 class Run:
     path: Path
-    label: str
+    label: str  # the run's folder, relative to the folder given (a sweep's job number)
     params: dict[str, Any] = field(default_factory=dict)
+    swept: dict[str, Any] = field(default_factory=dict)  # its values of the keys that differ across the runs
     results: dict[str, Any] | None = None
     problem: str | None = None  # why its results.json was left out (unreadable); None when read or absent
     config: dict[str, Any] = field(default_factory=dict)
@@ -87,8 +94,29 @@ class Run:
 
     @property
     def name(self) -> str:
-        """The label, with the seed when the sweep set one (``0 (seed 1)``)."""
-        return f"{self.label} (seed {self.params['seed']})" if "seed" in self.params else self.label
+        """What tells this run apart from the others: its swept overrides (``loss.tau=0.03 seed=1``), else its
+        folder."""
+        return " ".join(f"{k}={v}" for k, v in self.name_parts()) or self.label
+
+    def name_parts(self) -> list[tuple[str, str]]:
+        """``(key, value as shown)`` of the swept overrides."""
+        return [(k, fmt(v)) for k, v in self.swept.items()]
+
+    @property
+    def error(self) -> str | None:
+        """The last ``error:`` line the job wrote to its log (simcse_pl.cli.reporting logs it there in a sweep)."""
+        lines = [line.partition("][ERROR] - error: ")[2] for log in sorted(self.path.glob("*.log"))
+                 for line in log.read_text(errors="replace").splitlines() if "][ERROR] - error: " in line]
+        return lines[-1] if lines else None
+
+    @property
+    def status(self) -> str:
+        if self.problem is not None:
+            return "left out: unreadable results.json"
+        if self.results is not None:
+            return "ok"
+        error = self.error
+        return f"failed: {error}" if error else "failed or running (no results.json)"
 
     @property
     def test(self) -> dict[str, dict[str, float]]:
@@ -183,15 +211,29 @@ def _is_number_or_null(value: Any) -> bool:
 
 
 def find_runs(paths: list[Path]) -> list[Run]:
-    """Every run folder (``.hydra/`` inside) at or under ``paths``, in path order."""
+    """Every run folder (``.hydra/`` inside) at or under ``paths``, in path order (a sweep's jobs by number), each
+    labelled by its swept overrides."""
     runs: list[Run] = []
     for base in paths:
         if not base.exists():
             raise FileNotFoundError(f"{base}: no such folder")
         folders = [base] if (base / ".hydra").is_dir() else sorted(
-            p.parent for p in base.rglob(".hydra") if p.is_dir() and p.parent != base)
+            (p.parent for p in base.rglob(".hydra") if p.is_dir() and p.parent != base), key=_natural)
         runs += [read_run(folder, base) for folder in folders]
+    keys = swept_keys(runs)
+    for run in runs:
+        run.swept = {k: run.params.get(k) for k in keys}
     return runs
+
+
+def _natural(path: Path) -> tuple:
+    """Job folders in number order (2 before 10)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.parts)
+
+
+def best_first(runs: list[Run]) -> list[Run]:
+    """Runs by objective, best first; runs without one (failed, running) last, in their order."""
+    return sorted(runs, key=lambda r: -r.objective if is_number(r.objective) else math.inf)
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
@@ -217,13 +259,26 @@ def seed_groups(runs: list[Run]) -> list[list[Run]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _swept_cells(run: Run) -> list[str]:
+    return [_text(fmt(v)) if v is not None else DASH for v in run.swept.values()]
+
+
+def _text(value: str) -> str:
+    """A value as a table cell: a ``|`` would end the cell."""
+    return value.replace("|", "\\|")
+
+
 def table(runs: list[Run]) -> list[str]:
-    header = ["run", *(PAPER_COLUMNS[t] for t in SEVEN), "Avg."]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    keys = list(runs[0].swept) if runs else []
+    header = ["run", *keys, *(PAPER_COLUMNS[t] for t in SEVEN), "Avg."]
+    lines = [_row(header), "|" + "---|" * len(header)]
     tested = [r for r in runs if r.results and r.test]
     for run in tested:
-        seed = f" (seed {run.params.get('seed', run.config.get('seed'))})"
-        lines.append("| " + " | ".join([run.label + seed, *map(_cell, test_row(run))]) + " |")
+        lines.append(_row([run.label, *_swept_cells(run), *map(_cell, test_row(run))]))
     for group in seed_groups(runs):
         rows = [test_row(r) for r in group]
         cells = []
@@ -234,29 +289,62 @@ def table(runs: list[Run]) -> list[str]:
                 cells.append(f"{mean:.2f} ± {sd:.2f}")
             else:
                 cells.append(DASH)
-        lines.append("| " + " | ".join([f"**mean ± sd over {len(group)} seeds**", *cells]) + " |")
+        shared = [DASH if k == "seed" else v for k, v in zip(keys, _swept_cells(group[0]))]
+        lines.append(_row([f"**mean ± sd over {len(group)} seeds**", *shared, *cells]))
     for preset in dict.fromkeys(r.preset for r in tested):
         if preset in PAPER:
             paper = list(PAPER[preset])
-            lines.append("| " + " | ".join([f"paper ({preset})", *map(_cell, [*paper, statistics.fmean(paper)])]) + " |")
+            lines.append(_row([f"paper ({preset})", *[DASH] * len(keys),
+                               *map(_cell, [*paper, statistics.fmean(paper)])]))
     return lines
+
+
+def dev_row(run: Run) -> dict[str, Any]:
+    """A run's dev record: the objective's untrained, best (and its step) and final values, its training
+    throughput and commit, and its status (a failed job's error)."""
+    results = run.results or {}
+    best = results.get("best") or {}
+    info = _load_json(run.path / "run_info.json")
+    return {
+        "run": run.label, **run.swept, "metric": run.metric if run.results else None, "objective": run.objective,
+        "untrained": (results.get("before") or {}).get(run.metric), "best": best.get(run.metric),
+        "best_step": best.get("step"), "final": (results.get("final") or {}).get(run.metric),
+        **(results.get("test") or {}),
+        "sentences_per_sec": (results.get("train") or {}).get("train/sentences_per_sec"),
+        "git_commit": ((info.get("git") or {}).get("commit") or "")[:10] or None, "status": run.status,
+    }
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def dev_table(runs: list[Run]) -> list[str]:
-    lines = ["| run | objective | untrained | best (step) | final | status |", "|---|---|---|---|---|---|"]
-    for run in runs:
-        if run.problem is not None:
-            lines.append(f"| {run.label} | {DASH} | {DASH} | {DASH} | {DASH} | left out: unreadable results.json |")
-            continue
-        if run.results is None:
-            lines.append(f"| {run.label} | {DASH} | {DASH} | {DASH} | {DASH} | failed or running (no results.json) |")
-            continue
-        before = (run.results.get("before") or {}).get(run.metric)
-        best = run.results.get("best") or {}
-        final = (run.results.get("final") or {}).get(run.metric)
-        best_cell = f"{_cell(best.get(run.metric))} ({best.get('step', DASH)})" if best else DASH
-        lines.append(f"| {run.label} | `{run.metric}` | {_cell(before)} | {best_cell} | {_cell(final)} | ok |")
+    """The objective of each run, best first."""
+    keys = list(runs[0].swept) if runs else []
+    header = ["run", *keys, "untrained", "best (step)", "final", "sentences/s", "status"]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for run in best_first(runs):
+        row = dev_row(run)
+        best = f"{_cell(row['best'])} ({row['best_step']})" if row["best_step"] is not None else _cell(row["best"])
+        speed = f"{row['sentences_per_sec']:.0f}" if is_number(row["sentences_per_sec"]) else DASH
+        lines.append(_row([run.label, *_swept_cells(run), _cell(row["untrained"]), best, _cell(row["final"]), speed,
+                           _text(run.status)]))
     return lines
+
+
+def write_csv(runs: list[Run], path: Path) -> None:
+    """``runs.csv``: every run's ``dev_row`` (and test scores), best first."""
+    rows = [dev_row(r) for r in best_first(runs)]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def swept_keys(runs: list[Run]) -> list[str]:
@@ -265,9 +353,7 @@ def swept_keys(runs: list[Run]) -> list[str]:
 
 
 def write_report(paths: list[Path], out: Path) -> Path:
-    """Write ``report.md`` and its figures to ``out``; returns the report's path."""
-    from simcse_pl.cli import plots
-
+    """Write ``report.md``, ``runs.csv`` and the figures to ``out``; returns the report's path."""
     runs = find_runs(paths)
     if not runs:
         raise FileNotFoundError(f"no run folders (with .hydra/ and results.json) under {', '.join(map(str, paths))}")
@@ -291,9 +377,13 @@ def write_report(paths: list[Path], out: Path) -> Path:
     if not any(r.preset in PAPER for r in runs):
         lines += ["No paper numbers: the preset that was run is not one of the paper's "
                   f"({', '.join(PAPER)})."]
-    lines += ["", f"## Dev: `{metric}` (what model selection and sweeps maximise)", ""]
+    lines += ["", f"## Dev: `{metric}` (what model selection and sweeps maximise), best first", ""]
     lines += dev_table(runs)
-    curves = [{"label": r.name, "validations": r.validations, "loss": r.loss} for r in runs if r.validations]
+    write_csv(runs, out / "runs.csv")
+    lines += ["", "Every run's numbers, test scores and commit included: [runs.csv](runs.csv)."]
+    curves = [{"label": r.name, "validations": r.validations, "loss": r.loss,
+               "log_every": (r.config.get("trainer") or {}).get("log_every_n_steps"),
+               "steps": ((r.results or {}).get("final") or {}).get("step")} for r in runs if r.validations]
     figures = []
     if curves:
         plots.curves_figure(curves, metric, out / "curves.png")
@@ -305,7 +395,7 @@ def write_report(paths: list[Path], out: Path) -> Path:
     if keys:
         rows = [{"params": r.params, "objective": r.objective,
                  "before": ((r.results or {}).get("before") or {}).get(r.metric)} for r in runs]
-        baselines = [b["before"] for b in rows if plots.is_number(b["before"])]
+        baselines = [b["before"] for b in rows if is_number(b["before"])]
         plots.objective_figure(rows, keys, metric, out / "sweep.png",
                                baseline=statistics.median(baselines) if baselines else None)
         figures.append((f"Objective against the swept hyperparameters ({', '.join(keys)})", "sweep.png"))

@@ -182,10 +182,12 @@ def card_data(export: ExportFacts, run: RunFacts, title: str) -> ModelCardData:
 
 
 def eval_results(run: RunFacts) -> list[EvalResult]:
-    """The exported weights' scores (test, and dev at the selected step) as ``model-index`` entries, values exactly
-    as in ``results.json``. The average over tasks is no dataset, and alignment / uniformity are analysis
-    statistics, not scores: the table shows them, the metadata does not. Only built-in tasks are entries: any
-    other task is the user's own data, which the metadata must not pass off as a public dataset."""
+    """The exported weights' scores (test, and dev at the selected step) as ``model-index`` entries: the values of
+    ``results.json`` (×100, as the paper's tables and the card's own table show them) divided by 100, because hub
+    cards (sentence-transformers' among them) write correlations and rates as 0–1 there (rounded to 10 places, so
+    90.1 is 0.901, not 0.9009999999999999). The average over tasks is no dataset, and alignment / uniformity are
+    analysis statistics, not scores: the table shows them, the metadata does not. Only built-in tasks are entries:
+    any other task is the user's own data, which the metadata must not pass off as a public dataset."""
     entries = []
     for section, split in EXPORTED_SPLITS.items():
         official = official_tasks(section_tasks(run, section))
@@ -199,7 +201,7 @@ def eval_results(run: RunFacts) -> list[EvalResult]:
                 entries.append(EvalResult(
                     task_type=task_type, task_name=task_name, dataset_type=task, dataset_name=TITLES.get(task, task),
                     dataset_split=split, metric_type=METRIC_TYPES[metric],
-                    metric_name=METRIC_TYPES[metric].replace("_", " ").title(), metric_value=value,
+                    metric_name=METRIC_TYPES[metric].replace("_", " ").title(), metric_value=round(value / 100, 10),
                 ))
     return entries
 

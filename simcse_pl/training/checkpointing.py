@@ -252,3 +252,24 @@ class ResumableLoader(DataLoader):
         for batch in super().__iter__():
             self._steps += 1
             yield batch
+
+
+def checkpoint_sizes(folder: str, weight_bytes: int) -> str | None:
+    """The end-of-run line on what ``checkpoints/`` holds: each file's size and, when a file is much larger than
+    the weights, why (a 22M-parameter model's ``last.ckpt`` is 261 MB, three times its 87 MB of weights: AdamW's
+    two moments per weight). ``last.ckpt`` keeps that state, which ``ckpt_path=last`` needs to continue exactly;
+    ``best-*.ckpt`` is only read for its weights, so ``save_weights_only`` is offered for it. None: no checkpoint."""
+    files = sorted(Path(folder).glob("*.ckpt"), key=lambda p: (p.name != "last.ckpt", p.name))
+    if not files:
+        return None
+    sizes = ", ".join(f"{p.name} {_megabytes(p.stat().st_size)}" for p in files)
+    line = f"checkpoints/: {sizes}"
+    if any(p.stat().st_size > 1.5 * weight_bytes for p in files):
+        line += (f"; the weights are {_megabytes(weight_bytes)}, the rest is the optimizer's state, which "
+                 "last.ckpt keeps for ckpt_path=last (callbacks.model_checkpoint.save_weights_only=true leaves it "
+                 "out of best-*.ckpt; model/ holds the weights alone)")
+    return line
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{size / 1e6:.2f} MB"

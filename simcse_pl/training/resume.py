@@ -85,18 +85,38 @@ class ResumeGuard(Callback):
         self._saved: dict[str, Any] | None = None
         self._current: dict[str, Any] | None = None
         self._configured: list[list[dict[str, Any]]] | None = None
+        self._resumed_step: int | None = None  # the checkpoint's step, until the resume is announced
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Runs once the optimizers are configured and before Lightning restores their state from the checkpoint."""
         self._current = fingerprint(trainer)
         self._configured = optimizer_settings(trainer.optimizers) if trainer.ckpt_path else None
         saved, self._saved = self._saved, None
-        if saved is None:
+        if saved is not None:
+            for key, value in saved.items():
+                now = self._current.get(key)
+                if now != value and not (key == PATH_KEY and _same_content(saved, self._current)):
+                    raise CheckpointError(_mismatch(key, value, now))
+        self._announce(trainer)
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        """Lightning reads the checkpoint before ``on_fit_start`` (after it, for strategies that restore once set
+        up): whichever comes second says what the resume does."""
+        self._resumed_step = int(checkpoint["global_step"])
+        self._announce(trainer)
+
+    def _announce(self, trainer: pl.Trainer) -> None:
+        """One line, once the checkpoint's step and this run's schedule are both known and the settings checked:
+        ``resuming from step 27 of 186 (<path>)``, or, for a run that had finished, that only validation and
+        testing are left (Lightning then trains no step, silently)."""
+        if self._resumed_step is None or self._current is None or not trainer.ckpt_path:
             return
-        for key, value in saved.items():
-            now = self._current.get(key)
-            if now != value and not (key == PATH_KEY and _same_content(saved, self._current)):
-                raise CheckpointError(_mismatch(key, value, now))
+        step, total = self._resumed_step, self._current.get(SCHEDULE_KEY)
+        self._resumed_step = None
+        if total is not None and step >= total:
+            log.info("already trained (%d of %d steps): validating and testing only", step, total)
+        else:
+            log.info("resuming from step %d%s (%s)", step, f" of {total}" if total is not None else "", trainer.ckpt_path)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """The checkpoint's optimizer and scheduler are restored by now: put the configured settings back."""

@@ -24,10 +24,11 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from simcse_pl.training.baseline import untrained_validation
-from simcse_pl.training.checkpointing import ResumeCheckpoint
+from simcse_pl.training.checkpointing import ResumeCheckpoint, checkpoint_sizes
 from simcse_pl.config import ConfigError, check_config
 from simcse_pl.console import config_summary, interactive, quiet_libraries
 from simcse_pl.encoders.backbone import check_max_len, load_tokenizer
@@ -87,7 +88,7 @@ def _run(cfg: DictConfig) -> float | None:
             raise Preempted(stop.received, stop.outside_training(stop.received)) from None
         try:
             return _phases(cfg, job, stop)
-        except Exception:
+        except (SIGTERMException, Exception):  # Lightning's stop is a SystemExit
             if stop.received is None:
                 raise
             # stopped inside a validation, Lightning tears down that loop only: shut the training loader's
@@ -180,7 +181,8 @@ def _phases(cfg: DictConfig, job: Job, stop: StopSignals) -> float | None:
         if module.last_validated_step != trainer.global_step:
             trainer.validate(module, datamodule=datamodule, verbose=False)
         results["final"] = {"step": trainer.global_step, **_metrics(trainer, "val/")}
-        results["best"] = _select_best(module, checkpoint, results["final"], metric)
+        last = job.resume.last_path if job.resume is not None and os.path.isfile(job.resume.last_path) else None
+        results["best"] = _select_best(module, checkpoint, results["final"], metric, last)
         log.info(
             "after training: %s = %.2f (final, step %d), best %.2f at step %d",
             metric, results["final"].get(metric, float("nan")), trainer.global_step,
@@ -206,23 +208,34 @@ def _phases(cfg: DictConfig, job: Job, stop: StopSignals) -> float | None:
         log_exported_model(trainer.loggers, results["export_dir"])
     log.info("written to %s: results.json%s, checkpoints/, metrics in csv/ (or the configured loggers)", job.out_dir,
              f", model/ ({formats_written(results['export_dir'])})" if cfg.export else "")
+    sizes = checkpoint_sizes(os.path.join(job.out_dir, "checkpoints"), _weight_bytes(module))
+    if sizes is not None:
+        log.info(sizes)
     return results.get("best", results.get("before", {})).get(metric)
 
 
 def _select_best(
-    module: SimCSEModule, checkpoint: ModelCheckpoint | None, final: dict[str, float], metric: str
+    module: SimCSEModule, checkpoint: ModelCheckpoint | None, final: dict[str, float], metric: str, last: str | None
 ) -> dict[str, Any]:
     """Keep the best validated weights in ``module``: the best checkpoint, or the final weights if better. A NaN
-    metric never selects anything (``BestCheckpoint`` keeps no such checkpoint; a NaN final loses to any number)."""
+    metric never selects anything (``BestCheckpoint`` keeps no such checkpoint; a NaN final loses to any number).
+    ``checkpoint`` in the returned record is the file holding the selected weights: the final weights are
+    ``last.ckpt``'s (written as training ends; None only when ``callbacks.resume_checkpoint`` is off), so a run with
+    no ``best-*.ckpt`` (no validation during training beat the final one) names that file rather than nothing."""
     if checkpoint is None or not checkpoint.best_model_path or checkpoint.best_model_score is None:
-        return {**final, "checkpoint": None}
+        return {**final, "checkpoint": last}
     best_score = float(checkpoint.best_model_score)
     final_score = final.get(metric, float("nan"))
     if not math.isfinite(best_score) or (math.isfinite(final_score) and final_score > best_score):
-        return {**final, "checkpoint": None}
+        return {**final, "checkpoint": last}
     state = read_checkpoint(checkpoint.best_model_path)
     module.load_state_dict(state["state_dict"])
     return {"step": state["global_step"], metric: best_score, "checkpoint": checkpoint.best_model_path}
+
+
+def _weight_bytes(module: SimCSEModule) -> int:
+    """The bytes of the weights a checkpoint holds (the module's state dict: the adapters alone under LoRA)."""
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
 
 
 def _trainer(cfg: DictConfig, callbacks: list[Any], loggers: list[Any]) -> pl.Trainer:

@@ -278,10 +278,12 @@ def test_reports_of_a_run_and_of_a_three_seed_sweep(tour):
     for figure in ("curves.png", "align_uniform.png"):
         assert (run_dir / figure).read_bytes()[:8] == PNG and f"]({figure})" in report
     test = json.loads((run_dir / "results.json").read_text())["test"]
-    row = next(line for line in report.splitlines() if line.startswith(f"| {run_dir.name} (seed"))
+    row = next(line for line in report.splitlines() if line.startswith(f"| {run_dir.name} | "))
     assert f"| {test['test/stsb_spearman']:.2f} |" in row
     sweep = only("multirun/quickstart/*", work)
     report = (sweep / "report.md").read_text()
     assert "3 of 3 runs finished; preset: quickstart." in report
-    assert sum(line.startswith(f"| {job} (seed {job + 1})") for job in range(3) for line in report.splitlines()) == 3
+    # each job labelled by its swept override: the seed is a column (issue 24 item 3)
+    assert "| run | seed | STS12 |" in report
+    assert sum(line.startswith(f"| {job} | {job + 1} | ") for job in range(3) for line in report.splitlines()) == 6  # test, dev
     assert "| **mean ± sd over 3 seeds** |" in report and (sweep / "curves.png").read_bytes()[:8] == PNG

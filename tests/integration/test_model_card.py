@@ -116,13 +116,14 @@ def test_evaluation_numbers_are_results_json(card: str, results: dict[str, Any])
     assert cells[("dev, untrained", "pearson", "STS-B")] == f"{before['val/stsb_pearson']:.2f}"
     assert cells[("dev, untrained", "uniform", "STS-B")] == f"{before['val/stsb_uniform']:.4f}"
     assert len(cells) == len(test) + 1 + len(before)  # every score of results.json, nothing else
-    # the metadata holds the same scores unrounded
+    # the metadata holds the same scores unrounded, as 0–1 the way hub cards write them (issue 24 item 11)
     scores = {(r["dataset"]["split"], m["type"]): m["value"] for r in front_matter(card)["model-index"][0]["results"]
               for m in r["metrics"]}
-    assert scores == {
-        ("test", "spearman_cosine"): test["test/stsb_spearman"], ("test", "pearson_cosine"): test["test/stsb_pearson"],
-        ("validation", "spearman_cosine"): best["val/stsb_spearman"],
-    }
+    assert scores == pytest.approx({
+        ("test", "spearman_cosine"): test["test/stsb_spearman"] / 100,
+        ("test", "pearson_cosine"): test["test/stsb_pearson"] / 100,
+        ("validation", "spearman_cosine"): best["val/stsb_spearman"] / 100,
+    }, abs=1e-9)
 
 
 def test_card_says_how_the_model_was_made(card: str, results: dict[str, Any]):
@@ -315,6 +316,10 @@ def test_the_built_in_task_keeps_its_title_and_metadata():
     assert table(card)[("test", "spearman", "STS-B")] == "91.50"
     results = front_matter(card)["model-index"][0]["results"]
     assert {(r["dataset"]["name"], r["dataset"]["split"]) for r in results} == {("STS-B", "test"), ("STS-B", "validation")}
+    # the table shows ×100 as the paper does; the metadata 0–1 as hub cards do (issue 24 item 11)
+    values = {(r["dataset"]["split"], m["type"]): m["value"] for r in results for m in r["metrics"]}
+    assert values == {("test", "spearman_cosine"): 0.915, ("test", "pearson_cosine"): 0.901,
+                      ("validation", "spearman_cosine"): 0.88}
 
 
 def test_built_in_dev_and_private_test_of_one_key(tmp_path: Path):

@@ -1,8 +1,9 @@
 """simcse-report on a 3-seed `model=tiny` sweep: report.md and its figures, the table's numbers checked against the
-runs' results.json; the paper's row for a paper preset; the shared figure module used by summarize_runs."""
+runs' results.json; the paper's row for a paper preset; runs labelled by their swept overrides (issue 24 item 3)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import re
@@ -41,11 +42,12 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def table_rows(report: str) -> dict[str, list[str]]:
+def table_rows(report: str, swept: int = 1) -> dict[str, list[str]]:
+    """The test table's rows by their first cell: the ``swept`` key columns, then the 7 tasks and the average."""
     rows = {}
     for line in report.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("| ") and len(cells) == 9 and cells[0] != "run":
+        if line.startswith("| ") and len(cells) == 9 + swept and cells[0] != "run" and cells[-1] != "status":
             rows[cells[0]] = cells[1:]
     return rows
 
@@ -62,20 +64,30 @@ def test_report_on_a_three_seed_sweep(sweep_dir: Path, tmp_path: Path, capsys: p
         seed = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
         results[job.name] = (json.loads((job / "results.json").read_text())["test"], seed)
     assert len(results) == 3
+    assert "| run | seed | STS12 |" in report  # the swept key is a column
     for job, (test, overrides) in results.items():
         seed = next(o.split("=")[1] for o in overrides if o.startswith("seed="))
-        cells = rows[f"{job} (seed {seed})"]
+        cells = rows[job]
         expected = [test[f"test/{t}_spearman"] for t in SEVEN]
-        assert cells == [f"{v:.2f}" for v in [*expected, statistics.fmean(expected)]]
+        assert cells == [seed, *(f"{v:.2f}" for v in [*expected, statistics.fmean(expected)])]
     mean_row = rows["**mean ± sd over 3 seeds**"]
+    assert mean_row[0] == "–"
     for i, task in enumerate(SEVEN):
         values = [test[f"test/{task}_spearman"] for test, _ in results.values()]
-        assert mean_row[i] == f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
-    # dev table: each run's untrained / best / final objective as results.json has them
-    for job, _ in results.items():
-        record = json.loads((sweep_dir / job / "results.json").read_text())
-        line = next(line for line in report.splitlines() if line.startswith(f"| {job} | `val/stsb_spearman`"))
+        assert mean_row[1 + i] == f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
+    # dev table, best first: each run's untrained / best / final objective as results.json has them
+    records = {job: json.loads((sweep_dir / job / "results.json").read_text()) for job in results}
+    dev = [line for line in report.splitlines() if line.startswith(tuple(f"| {job} | " for job in results))
+           and line.endswith(" | ok |")]
+    best = [records[line.split(" | ")[0].removeprefix("| ")]["best"]["val/stsb_spearman"] for line in dev]
+    assert len(dev) == 3 and best == sorted(best, reverse=True)
+    for job, record in records.items():
+        line = next(line for line in dev if line.startswith(f"| {job} | "))
         assert f"{record['best']['val/stsb_spearman']:.2f} ({record['best']['step']})" in line
+    with (tmp_path / "runs.csv").open() as f:  # the same, and the test scores, for a spreadsheet
+        rows_csv = list(csv.DictReader(f))
+    assert [float(r["best"]) for r in rows_csv] == best
+    assert {r["seed"] for r in rows_csv} == {"1", "2", "3"} and all(r["status"] == "ok" for r in rows_csv)
     assert "No paper numbers" in report
     # a pair file given by path is validated like any task, under its own name
     final = json.loads((sweep_dir / "0" / "results.json").read_text())["final"]
@@ -99,8 +111,8 @@ def test_paper_row_for_a_paper_preset_and_a_hyperparameter_sweep_figure(tmp_path
     assert main([str(tmp_path / "sweep")]) == 0
     report = (tmp_path / "sweep" / "report.md").read_text()
     paper = table_rows(report)["paper (unsup_bert_base)"]
-    assert paper == [f"{v:.2f}" for v in PAPER["unsup_bert_base"]] + ["76.25"]
-    assert table_rows(report)["**mean ± sd over 2 seeds**"][0] == "71.50 ± 0.71"
+    assert paper == ["–", *(f"{v:.2f}" for v in PAPER["unsup_bert_base"]), "76.25"]
+    assert table_rows(report)["**mean ± sd over 2 seeds**"][1] == "71.50 ± 0.71"
 
 
 def test_paper_numbers_average_to_the_presets_quoted_averages():
@@ -166,8 +178,8 @@ def test_a_damaged_results_json_is_one_line_and_the_report_goes_on(kind: str, tm
     assert why in err[0] and err[0].endswith("; that run is left out")
     report = (tmp_path / "out" / "report.md").read_text()
     assert "1 of 2 runs finished" in report
-    assert table_rows(report)["1 (seed 1)"][5] == "75.00"  # the good run's STS-B test score
-    assert "| 2 | – | – | – | – | left out: unreadable results.json |" in report
+    assert table_rows(report)["1"][6] == "75.00"  # the good run's STS-B test score
+    assert "| 2 | 2 | – | – | – | – | left out: unreadable results.json |" in report
 
 
 def test_only_damaged_results_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture):
@@ -179,3 +191,51 @@ def test_only_damaged_results_is_one_error_line(tmp_path: Path, capsys: pytest.C
     assert err[0].startswith(f"simcse-report: error: no usable run: {tmp_path / 'sweep' / '1' / 'results.json'}: not valid JSON")
     assert err[0].endswith("(and the 1 other run(s)' too)")
     assert not (tmp_path / "sweep" / "report.md").exists()
+
+
+def write_tau_job(folder: Path, tau: float, best: float, failed: str | None = None) -> None:
+    """A sweep job over loss.tau with a short CSV log (two validations, no loss logged); ``failed``: no results,
+    its error in train.log as a sweep writes it."""
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"loss.tau={tau}", "trainer.max_steps=4"]))
+    (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"trainer": {"log_every_n_steps": 10}}))
+    if failed:
+        (folder / "train.log").write_text(f"[2026-01-01 00:00:00,000][simcse_pl.cli.reporting][ERROR] - error: {failed}\n")
+        return
+    (folder / "csv").mkdir()
+    (folder / "csv" / "metrics.csv").write_text(
+        "step,val/stsb_spearman,val/stsb_align,val/stsb_uniform,train/loss\n"
+        f"0,60.0,0.2,-2.0,\n4,{best},0.3,-2.5,\n")
+    (folder / "results.json").write_text(json.dumps({
+        "metric": "val/stsb_spearman", "before": {"val/stsb_spearman": 60.0},
+        "best": {"step": 4, "val/stsb_spearman": best}, "final": {"step": 4, "val/stsb_spearman": best},
+        "train": {"train/sentences_per_sec": 123.4}}))
+
+
+def test_a_sweeps_runs_are_labelled_by_their_swept_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Issue 24 item 3: not `0`/`1` but `loss.tau=0.03`, a column per swept key, best first, failures explained."""
+    from simcse_pl.cli import plots
+    from simcse_pl.cli.report import find_runs
+    from simcse_pl.cli.sweep_summary import best_line
+
+    sweep = tmp_path / "sweep"
+    for job, (tau, best) in enumerate([(0.03, 70.0), (0.05, 75.5), (0.1, 72.0)]):
+        write_tau_job(sweep / str(job), tau, best)
+    write_tau_job(sweep / "3", 0.2, 0, failed="data.source.path: no such file")
+    drawn: dict[str, list] = {}
+    for name in ("curves_figure", "align_uniform_figure"):
+        monkeypatch.setattr(plots, name, lambda runs, *args, _name=name, **kw: drawn.setdefault(_name, runs))
+    assert main([str(sweep)]) == 0
+    report = (sweep / "report.md").read_text()
+    assert "| run | loss.tau | untrained | best (step) | final | sentences/s | status |" in report
+    dev = [line for line in report.splitlines() if line.startswith(("| 0 |", "| 1 |", "| 2 |", "| 3 |"))]
+    assert dev == ["| 1 | 0.05 | 60.00 | 75.50 (4) | 75.50 | 123 | ok |", "| 2 | 0.1 | 60.00 | 72.00 (4) | 72.00 | 123 | ok |",
+                   "| 0 | 0.03 | 60.00 | 70.00 (4) | 70.00 | 123 | ok |",
+                   "| 3 | 0.2 | – | – | – | – | failed: data.source.path: no such file |"]
+    labels = ["loss.tau=0.03", "loss.tau=0.05", "loss.tau=0.1"]
+    assert [r["label"] for r in drawn["curves_figure"]] == labels
+    assert [r["label"] for r in drawn["align_uniform_figure"]] == labels
+    assert {(r["log_every"], r["steps"]) for r in drawn["curves_figure"]} == {(10, 4)}  # for the empty loss panel's note
+    with (sweep / "runs.csv").open() as f:
+        assert [(r["run"], r["loss.tau"]) for r in csv.DictReader(f)] == [("1", "0.05"), ("2", "0.1"), ("0", "0.03"), ("3", "0.2")]
+    assert best_line(find_runs([sweep])) == f"best: job 1 (loss.tau=0.05) STS-B dev Spearman 75.50 ({sweep / '1'})"

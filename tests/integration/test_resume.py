@@ -93,6 +93,8 @@ def test_kill9_after_a_step_then_resume_matches_uninterrupted_run(runs: dict[str
     assert killed["global_step"] == 12  # 4 steps into the second epoch
     assert killed["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 1, "steps": 4}]
     assert steps_run(runs["after_step"]) == [12, 13, 14, 15]
+    last = runs["after_step"] / "checkpoints" / "last.ckpt"
+    assert f"resuming from step 12 of 16 ({last})" in (runs["after_step"] / "train.log").read_text()  # issue 24 item 10
     assert_same_weights(final_weights(runs["after_step"]), final_weights(runs["uninterrupted"]))
 
 
@@ -101,6 +103,8 @@ def test_kill9_during_a_checkpoint_write_keeps_last_and_resumes(runs: dict[str, 
     killed = load(runs["mid_save"] / "killed.ckpt")  # loads: a whole file, the one before
     assert killed["global_step"] == 8  # saved after the last batch of epoch 1: the restart crosses epochs
     assert steps_run(runs["mid_save"]) == list(range(8, 16))
+    assert f"resuming from step 8 of 16 ({runs['mid_save'] / 'checkpoints' / 'last.ckpt'})" in (
+        runs["mid_save"] / "train.log").read_text()
     assert_same_weights(final_weights(runs["mid_save"]), final_weights(runs["uninterrupted"]))
 
 

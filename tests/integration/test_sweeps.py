@@ -1,17 +1,18 @@
 """Sweeps that do not repeat work and report failures: the untrained model is validated once per sweep, and a job
 that fails on bad input keeps its error in its train.log, the sweep goes on, ends with one `error:` line per
-failed job and status 2, and the summary shows the error."""
+failed job and status 2, after one line naming the best job; and simcse-report shows each failed job's error."""
 
 from __future__ import annotations
 
+import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from train_runs import run_train
 
-REPO = Path(__file__).resolve().parents[2]
+from simcse_pl.cli.report import main
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,21 @@ def test_failed_jobs_are_reported_and_the_sweep_exits_2(sweep):
     assert sum((sweep_dir / job / "results.json").exists() for job in "0123") == 2
 
 
-def test_the_summary_shows_each_failed_jobs_error(sweep):
+def test_the_sweep_ends_with_its_best_job(sweep):
+    """Issue 24 item 4: ``best: job N (<swept overrides>) <metric> <value> (<job folder>)``, the job whose
+    results.json has the highest objective."""
+    sweep_dir, done = sweep
+    objectives = {job: json.loads((sweep_dir / job / "results.json").read_text())["best"]["val/stsb_spearman"]
+                  for job in "0123" if (sweep_dir / job / "results.json").exists()}
+    job = max(objectives, key=objectives.get)
+    overrides = dict(o.partition("=")[::2] for o in yaml.safe_load((sweep_dir / job / ".hydra" / "overrides.yaml").read_text()))
+    swept = ", ".join(f"{k}={overrides[k]}" for k in overrides if k in ("loss.tau", "data.source.path"))
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("best: ")]
+    assert line == f"best: job {job} ({swept}) STS-B dev Spearman {objectives[job]:.2f} ({sweep_dir / job})"
+
+
+def test_the_report_shows_each_failed_jobs_error(sweep):
     sweep_dir, _ = sweep
-    subprocess.run([sys.executable, str(REPO / "scripts" / "summarize_runs.py"), str(sweep_dir)], check=True, timeout=120)
-    summary = (sweep_dir / "summary.md").read_text()
-    assert summary.count(f"failed: {sweep_dir}/missing.txt: no such file (data.source.path).") == 2
+    assert main([str(sweep_dir)]) == 0
+    report = (sweep_dir / "report.md").read_text()
+    assert report.count(f"failed: {sweep_dir}/missing.txt: no such file (data.source.path).") == 2

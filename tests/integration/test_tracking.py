@@ -1,5 +1,5 @@
 """Experiment tracking and sweeps end to end on a tiny random BERT: one offline wandb run per multirun job with
-its own config, no secret in any output, an Optuna search, and scripts/summarize_runs.py."""
+its own config, no secret in any output, an Optuna search, and simcse-report's table of the sweep."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from simcse_pl.cli.report import main as report_main
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_KEY = "fake0wandb0key0" + "7f3a9c1e5b" * 3  # 45 chars, like a real key; must never reach any output
@@ -135,19 +137,16 @@ def test_no_secret_in_any_output(sweeps: dict[str, Any]):
     assert not leaks
 
 
-def test_summarize_runs_writes_sorted_table_and_plot(sweeps: dict[str, Any], tmp_path: Path):
-    done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "summarize_runs.py"), str(sweeps["dir"]), "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    with (tmp_path / "summary.csv").open() as f:
+def test_the_report_writes_a_sorted_table_and_plot_of_the_sweep(sweeps: dict[str, Any], tmp_path: Path):
+    assert report_main([str(sweeps["dir"]), "--out", str(tmp_path)]) == 0
+    with (tmp_path / "runs.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert sorted(float(r["loss.tau"]) for r in rows) == [0.03, 0.05]
     objectives = [float(r["objective"]) for r in rows]
     assert objectives == sorted(objectives, reverse=True)
-    assert "| job | loss.tau | objective |" in (tmp_path / "summary.md").read_text()
-    assert (tmp_path / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert all(len(r["git_commit"]) == 10 for r in rows)
+    assert "| run | loss.tau | untrained |" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_optuna_search_runs_trials_and_writes_best_value(sweeps: dict[str, Any]):

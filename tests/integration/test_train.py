@@ -101,9 +101,25 @@ def test_a_nan_validation_metric_never_selects_a_checkpoint(tiny_data: Path, tmp
                      "test=false", data_dir=tiny_data)
     results = json.loads((run_dir / "results.json").read_text())
     assert math.isnan(results["final"]["val/stsb_spearman"])
-    assert results["best"]["checkpoint"] is None
+    # no best-*.ckpt: the selected (final) weights are last.ckpt's, and results.json names it (issue 24 item 11)
+    assert results["best"]["checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")
     assert not list((run_dir / "checkpoints").glob("best-*.ckpt"))
     assert "val/stsb_spearman is nan at step 2: this validation cannot select a checkpoint" in done.stdout + done.stderr
+
+
+def test_the_run_says_what_its_checkpoints_hold_and_best_can_be_weights_only(tiny_data: Path, tmp_path: Path):
+    """Issue 24 item 11: a checkpoint three times the model's size is the optimizer's state; the end of the run
+    says so, and ``save_weights_only`` keeps it out of best-*.ckpt while last.ckpt keeps it for an exact resume."""
+    done = run_train(tmp_path, "trainer.max_steps=4", "trainer.val_check_interval=2", "test=false", "export=false",
+                     "callbacks.model_checkpoint.save_weights_only=true", data_dir=tiny_data)
+    [best] = (tmp_path / "checkpoints").glob("best-*.ckpt")
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert "optimizer_states" not in torch.load(best, weights_only=True)
+    assert "optimizer_states" in torch.load(last, weights_only=True)
+    assert json.loads((tmp_path / "results.json").read_text())["best"]["checkpoint"] == str(best)
+    [line] = [l for l in (done.stdout + done.stderr).splitlines() if "checkpoints/: last.ckpt " in l]
+    assert f", {best.name} " in line and "the rest is the optimizer's state, which last.ckpt keeps" in line
+    assert best.stat().st_size < last.stat().st_size / 2
 
 
 def test_the_readme_objective_example_trains_as_written(tiny_data: Path, tmp_path: Path):

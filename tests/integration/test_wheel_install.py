@@ -1,7 +1,7 @@
 """The package as a user installs it: ``python -m build`` makes the sdist and, from it, the wheel; the wheel goes into
 a fresh virtual environment outside the checkout, and from an empty folder ``simcse-train model=tiny`` trains and
-``simcse-eval`` scores the export; then the README's "Use simcse-pl in your own project" runs as written, in a
-project folder holding only the README's config file.
+``simcse-eval`` scores the export; then "Use simcse-pl in your own project" (docs/getting-started/install.md) runs
+as written, in a project folder holding only that section's config file.
 
 The fresh environment borrows .venv's installed dependencies through a ``.pth`` line (installing them would take
 minutes) but imports simcse_pl from the wheel: a plain path line runs none of the ``.pth`` files in that folder, so
@@ -21,6 +21,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from doc_blocks import runnable
 
 REPO = Path(__file__).resolve().parents[2]
 # a tiny run: the 2-layer random model, two steps, the fixture's wiki lines, no loggers
@@ -102,9 +104,16 @@ def test_the_installed_wheel_trains_and_evaluates_from_an_empty_folder(
     assert "STS-B" in scored.stdout and (tmp_path / "eval.json").is_file()
 
 
+PAGE = "docs/getting-started/install.md"
+
+
 def readme_section() -> str:
-    readme = (REPO / "README.md").read_text()
-    return re.search(r"\n## Use simcse-pl in your own project\n(.*?)\n## ", readme, re.S).group(1)
+    """The install page's section (its only block a test runs: the others install from the network)."""
+    [block] = runnable("docs/getting-started/install.md")
+    page = (REPO / PAGE).read_text()
+    section = re.search(r"\n## Use simcse-pl in your own project\n(.*?)\n## ", page, re.S).group(1)
+    assert block.heading == "Use simcse-pl in your own project" and block.code in section
+    return section
 
 
 def readme_files(section: str) -> dict[str, str]:
@@ -119,10 +128,10 @@ def readme_commands(section: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A user's project folder: only the README's config files."""
+    """A user's project folder: only the section's config files."""
     root = tmp_path_factory.mktemp("my-project")
     files = readme_files(readme_section())
-    assert files, "the README section shows no config file"
+    assert files, "the section shows no config file"
     for path, text in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
@@ -154,10 +163,14 @@ def test_hydra_searchpath_adds_the_project_configs_as_config_dir_does(venv: Path
     assert "task_name: my_exp" in out
 
 
-def test_a_project_config_named_as_a_packaged_one_is_ignored(venv: Path, tmp_path: Path):
-    """The README's warning: the packaged configs come first in Hydra's search path."""
+def test_a_project_config_named_as_a_packaged_one_is_refused(venv: Path, tmp_path: Path):
+    """The install page's warning: the packaged configs come first in Hydra's search path, so a project's config of the same name would be
+    silently ignored: it is refused in one line naming both files (issue 24 item 8), from the installed wheel too."""
     (tmp_path / "conf" / "experiment").mkdir(parents=True)
     (tmp_path / "conf" / "experiment" / "quickstart.yaml").write_text("# @package _global_\ntask_name: mine\n")
-    argv = ["simcse-train", "--config-dir", "conf", "experiment=quickstart", "--cfg", "job"]
-    out = run(argv, tmp_path, user_env(venv)).stdout
-    assert "task_name: quickstart" in out
+    argv = ["simcse-train", "--config-dir", "conf", "experiment=quickstart"]
+    done = subprocess.run(argv, cwd=tmp_path, env=user_env(venv), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: conf/experiment/quickstart.yaml (added by --config-dir) has the name of the packaged ")
+    assert f"{venv}" in line and "rename yours (e.g. experiment/my_quickstart.yaml" in line

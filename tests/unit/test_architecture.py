@@ -1,4 +1,4 @@
-"""The package's floor plan (README, Development): each wing imports only wings on lower floors, and nothing
+"""The package's floor plan (docs/contributing.md): each wing imports only wings on lower floors, and nothing
 imports in a circle. Read from the source with ``ast``, counting every import: at module level, inside functions,
 under ``TYPE_CHECKING``, and ``importlib.import_module`` of a literal name. A change that quietly undoes the
 layout fails here, naming the import."""
@@ -76,7 +76,7 @@ GRAPH = {module: imports(module) for module in MODULES}
 
 
 def test_every_module_has_a_floor():
-    assert not [m for m in MODULES if wing(m) not in FLOORS], "add the new wing to FLOORS (and to the README's map)"
+    assert not [m for m in MODULES if wing(m) not in FLOORS], "add the new wing to FLOORS (and to docs/contributing.md)"
 
 
 def test_wings_import_only_lower_floors():
