@@ -62,5 +62,6 @@ def test_the_pages_blocks_run_as_written(page: str, tmp_path: Path):
         info = json.loads((work / "outputs" / "resumable" / "run_info.json").read_text())
         assert len(info["resumed"]) == 1  # the second command continued the first run's folder
     if page.endswith("sweeps-tracking.md"):
-        assert len(results) == 2 + 4 and (work / "multirun" / "tau_lr" / "summary.md").is_file()
+        assert len(results) == 2 + 4 and (work / "multirun" / "tau_lr" / "report.md").is_file()
+        assert (work / "multirun" / "tau_lr" / "runs.csv").read_text().count("\n") == 1 + 4  # header, 4 jobs
         assert list((work / "outputs" / "quickstart").glob("*/tensorboard"))
