@@ -5,6 +5,7 @@ page starts several trainings."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -63,5 +64,6 @@ def test_the_pages_blocks_run_as_written(page: str, tmp_path: Path):
         assert len(info["resumed"]) == 1  # the second command continued the first run's folder
     if page.endswith("sweeps-tracking.md"):
         assert len(results) == 2 + 4 and (work / "multirun" / "tau_lr" / "report.md").is_file()
-        assert (work / "multirun" / "tau_lr" / "runs.csv").read_text().count("\n") == 1 + 4  # header, 4 jobs
+        with (work / "multirun" / "tau_lr" / "runs.csv").open() as f:
+            assert len(list(csv.DictReader(f))) == 4  # one row per job
         assert list((work / "outputs" / "quickstart").glob("*/tensorboard"))
