@@ -20,6 +20,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from doc_blocks import blocks, commands
 from train_runs import run_train
 
 from simcse_pl.export.model_card import write_card
@@ -163,14 +164,14 @@ def test_transformers_snippet_of_each_pooler(pooler: str, mlp_only_train: bool, 
 # --- simcse-export
 
 
-def readme_commands() -> list[str]:
-    """The ``simcse-export`` lines of the README, as written there."""
-    block = re.search(r"\*\*Export and model card\.\*\*.*?```\n(.*?)```", (REPO / "README.md").read_text(), re.S)
-    return [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.startswith("simcse-export")]
+def guide_commands() -> list[str]:
+    """The ``simcse-export`` lines of the export guide's first section, as written there (the hub upload too)."""
+    return [c for block in blocks("docs/guides/export-serving.md") if block.heading == "The export and its model card"
+            for c in commands(block) if c.startswith("simcse-export")]
 
 
-def test_readme_commands(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Each README command on a copy of the run (its export deleted first): the run folder gets back train.py's
+def test_export_guide_commands(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each command of the export guide on a copy of the run (its export deleted first): the run folder gets back train.py's
     very export and card; another checkpoint gets the run's config but not its scores; --push-to-hub offline
     writes nothing."""
     from sentence_transformers import SentenceTransformer
@@ -181,7 +182,7 @@ def test_readme_commands(run_dir: Path, tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    commands = readme_commands()
+    commands = guide_commands()
     assert len(commands) == 3
     status = [main(shlex.split(c.replace("outputs/quickstart/<date>_<time>", str(copy)))[1:]) for c in commands[:2]]
     assert status == [0, 0]

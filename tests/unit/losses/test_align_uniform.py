@@ -1,16 +1,16 @@
-"""The README's "Adding an objective" example is a real objective: its math against a plain computation, its
-gradients, and DDP / GradCache equivalence, like every other objective."""
+"""The extending guide's objective example (docs/guides/extending.md) is a real objective: its math against a plain
+computation, its gradients, and DDP / GradCache equivalence, like every other objective."""
 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ddp_equivalence import assert_gradcache_matches_plain, assert_two_processes_match_one, make_batch
+from doc_blocks import blocks
 from objective_checks import check_value_and_gradients
 from simcse_pl.losses.align_uniform import AlignUniform
 
@@ -45,8 +45,7 @@ def test_gradcache_matches_the_plain_step(tmp_path: Path):
     assert_gradcache_matches_plain(tmp_path, AlignUniform, STEPS)
 
 
-def test_the_readme_shows_this_file_and_its_yaml_verbatim():
-    readme = (REPO / "README.md").read_text()
-    blocks = re.findall(r"```(?:python|yaml)\n(.*?)```", readme.split("### Adding an objective", 1)[1], re.S)
-    assert (REPO / "simcse_pl" / "losses" / "align_uniform.py").read_text() in blocks
-    assert (REPO / "conf" / "loss" / "align_uniform.yaml").read_text() in blocks
+def test_the_extending_guide_shows_this_file_and_its_yaml_verbatim():
+    shown = [b.code for b in blocks("docs/guides/extending.md") if b.heading == "A new objective"]
+    assert (REPO / "simcse_pl" / "losses" / "align_uniform.py").read_text() in shown
+    assert (REPO / "conf" / "loss" / "align_uniform.yaml").read_text() in shown

@@ -1,8 +1,9 @@
-"""The README's "Evaluation and inference" commands for other tasks, MTEB and simcse-report, as written there, in a
-scratch folder with tiny files at the paths they name: train.py commands get the tiny model and a few steps
-appended (as in test_quick_tour.py), ``make data`` runs the checkout's Makefile without its venv setup, MODEL is the
-tiny run's export and DIR a folder of Chinese STS files in text2vec's layout. The numbers simcse-eval prints for a
-pair file and a Chinese set are the ones the run's own test wrote to results.json."""
+"""Every runnable block of docs/guides/evaluation.md, in page order, as written there, in a scratch folder with tiny
+files at the paths they name: train.py commands get the tiny model and a few steps appended (as in
+test_quick_tour.py), ``make data`` runs the checkout's Makefile without its venv setup, the quickstart run's
+``outputs/quickstart/<date>_<time>`` is the tiny run, MODEL its export and DIR a folder of Chinese STS files in
+text2vec's layout. The numbers simcse-eval prints for a pair file and a Chinese set are the ones the run's own test
+wrote to results.json."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from doc_blocks import commands, runnable
 from sts_fixtures import WORDS, sentence, write_senteval_root
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,21 +26,22 @@ BIN = Path(sys.executable).parent
 VENV = BIN.parent
 PNG = b"\x89PNG\r\n\x1a\n"
 CHINESE = ["atec", "bq", "lcqmc", "pawsx", "stsb_zh", "sohu_dd", "sohu_dc"]
-# the tiny run's own validation and test include the README's kinds of task (the "same names and paths" claim)
+PAGE = runnable("docs/guides/evaluation.md")
+RUN, SWEEP = "outputs/quickstart/<date>_<time>", "multirun/quickstart/<date>_<time>"
+# the tiny run's own validation and test include the guide's kinds of task (the "same names and paths" claim)
 VAL_TASKS = "data.val_tasks=[stsb,my/dev.tsv,beir/scifact,topics.clusters.tsv]"
 TEST_TASKS = "data.test_tasks=[stsb,my/dev.tsv,atec]"
 
 
-def readme_block(heading: str) -> list[str]:
-    """The commands of the first code block after ``**<heading>**`` in the README, comments cut."""
-    readme = (REPO / "README.md").read_text()
-    block = re.search(re.escape(f"**{heading}**") + r".*?```\n(.*?)```", readme, re.S)
-    assert block, f"no code block after **{heading}** in the README"
-    return [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+def section(heading: str) -> list[str]:
+    """The commands of the page's runnable shell blocks under ``heading``, comments cut."""
+    found = [c for block in PAGE if block.heading == heading and block.lang == "bash" for c in commands(block)]
+    assert found, f"no runnable block under '{heading}' in docs/guides/evaluation.md"
+    return found
 
 
 def write_data(work: Path) -> Path:
-    """A data root with the quickstart's files (the 7 SentEval tasks, a wiki sample, SNLI dev), and the README's
+    """A data root with the quickstart's files (the 7 SentEval tasks, a wiki sample, SNLI dev), and the guide's
     task files in the scratch folder: my/dev.tsv, beir/scifact/, topics.tsv (+ topics.clusters.tsv), and raw
     Chinese files in text2vec's layout under raw/."""
     data = work / "data"
@@ -94,9 +98,12 @@ def write_data(work: Path) -> Path:
 
 def as_test(command: str, work: Path, substitutions: dict[str, str]) -> list[str]:
     """The argv that runs ``command`` here: placeholders filled in, console scripts from this venv, train.py with the
-    tiny model and a few steps, ``make`` on the checkout's Makefile with this venv (its setup step skipped)."""
+    tiny model and a few steps, ``make`` on the checkout's Makefile with this venv (its setup step skipped); a
+    command with a redirection goes through bash."""
     for placeholder, value in substitutions.items():
         command = command.replace(placeholder, value)
+    if ">" in command:
+        return ["bash", "-c", command]
     argv = shlex.split(command)
     if argv[0] == "python":
         argv[0] = sys.executable
@@ -127,37 +134,42 @@ def only(pattern: str, root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tour(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, subprocess.CompletedProcess]]:
-    """Every command of the three README blocks, run in a scratch folder holding train.py, conf/ and scripts/;
-    the outputs by command. Order: the data commands, then the runs and reports (the first run's export is MODEL),
-    then the evaluations."""
-    work = tmp_path_factory.mktemp("readme_eval")
+    """Every runnable block of the page, in order, in a scratch folder holding train.py, conf/ and scripts/; the
+    outputs by command (the Python block's under "python"). Once the quickstart run (the page's first block) exists,
+    its folder stands for RUN and its export for MODEL; the sweep's folder for SWEEP once it exists. The page's
+    ``make data`` commands go first, the copy from DIR before the hub (offline, the hub command has nothing left to
+    fetch once --from has copied the files; the hub path itself: tests/unit/data/test_download_chinese.py)."""
+    work = tmp_path_factory.mktemp("guide_eval")
     for name in ("train.py", "conf", "scripts"):
         (work / name).symlink_to(REPO / name)
     data = write_data(work)
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR" and not k.startswith("HF_")}
     env.update(SIMCSE_DATA_DIR=str(data), WANDB_MODE="disabled", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", HF_HOME=str(work / "hf_home"), MTEB_CACHE=str(work / "mteb_cache"))
-    tasks, mteb, report = (readme_block(h) for h in (
-        "Your own tasks: pair files, the Chinese suite, retrieval, clustering.", "MTEB.",
-        "Did I reproduce it? `simcse-report`."))
+               TRANSFORMERS_OFFLINE="1", HF_HOME=str(work / "hf_home"), MTEB_CACHE=str(work / "mteb_cache"),
+               PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     done: dict[str, subprocess.CompletedProcess] = {}
     subs = {"DIR": str(work / "raw")}
-    makes = [c for c in tasks if c.startswith("make ")]
-    # offline, the hub command has nothing left to fetch once --from has copied the files (the hub path itself:
-    # tests/unit/data/test_download_chinese.py::test_chinese_from_the_hub)
-    for command in sorted(makes, key=lambda c: "--from" not in c):
-        done[command] = run(as_test(command, work, subs), work, env)
-    for command in report:
-        if command.startswith("simcse-report outputs/"):
-            subs["outputs/quickstart/<date>_<time>"] = str(only("outputs/quickstart/*", work).relative_to(work))
-        if command.startswith("simcse-report multirun/"):
-            subs["multirun/quickstart/<date>_<time>"] = str(only("multirun/quickstart/*", work).relative_to(work))
-        done[command] = run(as_test(command, work, subs), work, env)
-    subs["MODEL"] = str(only("outputs/quickstart/*", work) / "model")
-    for command in [c for c in tasks if not c.startswith("make ")] + mteb:
-        if "--mteb" in command and not _has_mteb():
+
+    def placeholders() -> None:
+        for placeholder, pattern in ((RUN, "outputs/quickstart/*"), (SWEEP, "multirun/quickstart/*")):
+            if placeholder not in subs and list(work.glob(pattern)):
+                subs[placeholder] = str(only(pattern, work).relative_to(work))
+        if RUN in subs:
+            subs["MODEL"] = f"{subs[RUN]}/model"
+
+    shell = [c for block in PAGE if block.lang == "bash" for c in commands(block)]
+    for command in sorted((c for c in shell if c.startswith("make ")), key=lambda c: "--from" not in c):
+        done[command] = run(as_test(command, work, subs), work, env)  # the data first: the run tests on atec
+    for block in PAGE:
+        if block.lang == "python":
+            placeholders()
+            done["python"] = run([sys.executable, "-c", block.code.replace(RUN, subs[RUN])], work, env)
             continue
-        done[command] = run(as_test(command, work, subs), work, env)
+        for command in commands(block):
+            if command.startswith("make ") or ("--mteb" in command and not _has_mteb()):
+                continue
+            placeholders()
+            done[command] = run(as_test(command, work, subs), work, env)
     return work, done
 
 
@@ -182,20 +194,33 @@ def find(done: dict[str, subprocess.CompletedProcess], start: str) -> subprocess
 
 
 def test_the_blocks_show_the_documented_commands():
-    tasks = readme_block("Your own tasks: pair files, the Chinese suite, retrieval, clustering.")
-    assert tasks == [
+    assert section("Your own tasks: pair files, the Chinese suite, retrieval, clustering") == [
         "simcse-eval MODEL --tasks my/dev.tsv stsb", "make data DATA_ARGS=--chinese",
         'make data DATA_ARGS="--chinese --from DIR"', f"simcse-eval MODEL --tasks {' '.join(CHINESE)}",
         "simcse-eval MODEL --tasks beir/scifact --output scifact.json", "simcse-eval MODEL --tasks clustering:topics.tsv",
     ]
-    assert readme_block("MTEB.") == ["simcse-eval MODEL --mteb STSBenchmark,SICK-R --mteb-data mteb_data --output mteb.json"]
-    assert readme_block("Did I reproduce it? `simcse-report`.") == [
-        "python train.py experiment=quickstart", "simcse-report outputs/quickstart/<date>_<time>",
-        "python train.py -m experiment=quickstart seed=1,2,3", "simcse-report multirun/quickstart/<date>_<time>",
+    assert section("MTEB") == ["simcse-eval MODEL --mteb STSBenchmark,SICK-R --mteb-data mteb_data --output mteb.json"]
+    assert section("Did I reproduce it?") == [
+        f"simcse-report {RUN}", "python train.py -m experiment=quickstart seed=1,2,3", f"simcse-report {SWEEP}",
     ]
+    assert commands(PAGE[0]) == ["python train.py experiment=quickstart"]  # the run the other blocks evaluate
 
 
-@pytest.mark.slow  # the section's commands run in ~1 min; each kind is also tested in the default suite
+@pytest.mark.slow  # the page's blocks run in a few minutes; each kind is also tested in the default suite
+def test_the_paper_table_the_export_and_the_python_api(tour):
+    work, done = tour
+    table = printed_row(find(done, f"simcse-eval {RUN}/model").stdout)
+    assert list(table) == ["STS12", "STS13", "STS14", "STS15", "STS16", "STS-B", "SICK-R", "Avg."]
+    minilm = json.loads((work / "results.json").read_text())
+    # the hub id, read offline from the installed mirror (random gold scores here: any correlation)
+    assert -100 <= minilm["tasks"]["stsb"]["spearman"] <= 100 and list(minilm["tasks"]) == ["stsb"]
+    assert "align" in find(done, f"simcse-eval {RUN}/checkpoints/last.ckpt").stdout
+    lines = done["python"].stdout.splitlines()
+    assert -1.0 <= float(lines[0]) <= 1.0 and lines[1].startswith("[Hit(")
+    assert np.load(work / "vectors.npy").shape[0] == 2
+
+
+@pytest.mark.slow  # the page's blocks run in a few minutes; each kind is also tested in the default suite
 def test_chinese_data_commands(tour):
     work, done = tour
     assert (work / "data" / "chinese" / "ATEC" / "ATEC.test.data").exists()
@@ -204,7 +229,7 @@ def test_chinese_data_commands(tour):
     assert (work / ".data-root").read_text().strip() == str(work / "data")  # make data remembers the root
 
 
-@pytest.mark.slow  # the section's commands run in ~1 min; each kind is also tested in the default suite
+@pytest.mark.slow  # the page's blocks run in a few minutes; each kind is also tested in the default suite
 def test_pair_file_and_chinese_suite_print_the_runs_own_test_numbers(tour):
     work, done = tour
     test = json.loads((only("outputs/quickstart/*", work) / "results.json").read_text())["test"]
@@ -218,7 +243,7 @@ def test_pair_file_and_chinese_suite_print_the_runs_own_test_numbers(tour):
     assert len(set(list(chinese.values())[:-1])) == 1
 
 
-@pytest.mark.slow  # the section's commands run in ~1 min; each kind is also tested in the default suite
+@pytest.mark.slow  # the page's blocks run in a few minutes; each kind is also tested in the default suite
 def test_retrieval_and_clustering(tour):
     work, done = tour
     record = json.loads((work / "scifact.json").read_text())["tasks"]["scifact"]
@@ -233,7 +258,7 @@ def test_retrieval_and_clustering(tour):
     assert {"val/my-dev_spearman", "val/scifact_ndcg_at_10", "val/scifact_mrr_at_10", "val/topics_v_measure"} <= set(final)
 
 
-@pytest.mark.slow  # the section's commands run in ~1 min; each kind is also tested in the default suite
+@pytest.mark.slow  # the page's blocks run in a few minutes; each kind is also tested in the default suite
 def test_mteb_offline_from_local_folders(tour):
     pytest.importorskip("mteb")
     work, done = tour
@@ -245,7 +270,7 @@ def test_mteb_offline_from_local_folders(tour):
     assert not [p for p in (work / "mteb_cache").rglob("*") if p.is_file()]  # no results cached: the JSON is the record
 
 
-@pytest.mark.slow  # the section's commands run in ~1 min; each kind is also tested in the default suite
+@pytest.mark.slow  # the page's blocks run in a few minutes; each kind is also tested in the default suite
 def test_reports_of_a_run_and_of_a_three_seed_sweep(tour):
     work, done = tour
     run_dir = only("outputs/quickstart/*", work)

@@ -1,5 +1,6 @@
-"""The README's objectives table: each row's config override and each preset it names compose and pass the typed
-checks, and each preset's objective is the row's (so the table cannot point at a renamed or missing file)."""
+"""The objectives table of docs/guides/successors.md ("Every objective"): each row's config override and each preset
+it names compose and pass the typed checks, and each preset's objective is the row's (so the table cannot point at a
+renamed or missing file)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def table_rows() -> list[list[str]]:
-    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    lines = (REPO / "docs" / "guides" / "successors.md").read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| objective | config | formula / paper |"))
     rows = []
     for line in lines[start + 2:]:

@@ -1,28 +1,30 @@
-"""The README's "Encoders" section: every train.py / benchmark command composes and passes the config checks as
-written; the CPU smoke run of a LoRA decoder runs as written (tiny data in place of the wiki sample)."""
+"""docs/guides/llm-lora.md: every train.py / benchmark command composes and passes the config checks as written (the
+GPU ones too); its one runnable block, the CPU smoke run of a LoRA decoder, runs as written (tiny data in place of
+the wiki sample)."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from doc_blocks import blocks, commands, runnable
 
 from simcse_pl.config import check_config, compose_config
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+PAGE = "docs/guides/llm-lora.md"
+
+
 def section_commands() -> list[str]:
-    readme = (REPO / "README.md").read_text()
-    section = re.search(r"## Encoders: prompts, decoder LLMs and LoRA\n(.*?)\n## ", readme, re.S).group(1)
-    blocks = re.findall(r"```\n(.*?)```", section, re.S)
-    return [line.split("  #")[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
+    """Every shell command of the page, runnable or marked not-run."""
+    return [c for block in blocks(PAGE) if block.lang == "bash" for c in commands(block)]
 
 
 def overrides(command: str) -> list[str]:
@@ -38,7 +40,6 @@ def overrides(command: str) -> list[str]:
 
 def test_the_section_shows_the_documented_commands():
     commands = section_commands()
-    assert "python train.py experiment=quickstart_promptbert" in commands
     assert "python train.py experiment=llm2vec_simcse" in commands
     assert any(c.startswith("python scripts/benchmark.py model=llama-1b-shape") for c in commands)
 
@@ -50,7 +51,9 @@ def test_each_command_composes_and_passes_the_checks(command: str):
 
 
 def test_the_cpu_lora_decoder_smoke_run_runs_as_written(real_data: Path, tmp_path: Path):
-    command = next(c for c in section_commands() if "model=tiny-llama" in c)
+    [block] = runnable("docs/guides/llm-lora.md")
+    [command] = commands(block)
+    assert "model=tiny-llama" in command
     # the command as written, minus the untrained validation and the test pass (a minute of a busy CI machine)
     argv = [sys.executable, *shlex.split(command)[1:], f"paths.data_dir={real_data}", "logger=none",
             "validate_before=false", "test=false", f"hydra.run.dir={tmp_path}"]
