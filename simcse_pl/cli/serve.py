@@ -16,6 +16,7 @@ from typing import Any
 
 from simcse_pl.cli.evaluate import _positive_int
 from simcse_pl.errors import DataError, ModelLoadError
+from simcse_pl.serving.limits import Limits
 
 SHUTDOWN_GRACE_S = 3  # open requests get this long after SIGTERM, then the server exits anyway
 
@@ -41,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-texts", type=_positive_int, default=256, help="texts in one request")
     p.add_argument("--max-chars", type=_positive_int, default=4000, help="characters in one text")
     p.add_argument("--max-corpus", type=_positive_int, default=10_000, help="documents in a search corpus")
+    p.add_argument("--max-body-bytes", type=_positive_int,
+                   help="bytes in one request body (default: max-texts x max-chars x 6 + 64 KiB, room for every "
+                        f"character as a \\uXXXX escape: {Limits().max_body_bytes:,} with the defaults)")
     return p
 
 
@@ -48,12 +52,11 @@ def build_server(args: argparse.Namespace) -> Any:
     """The loaded models (MODEL, then --compare), the corpus, limits and batching, as ``serving.app.Server``."""
     from simcse_pl.serving.app import Batching, Server
     from simcse_pl.serving.corpus import read_corpus
-    from simcse_pl.serving.limits import Limits
     from simcse_pl.serving.served_model import UNTRAINED, load_model, load_untrained
 
     load = {"backend": args.backend, "file_name": args.onnx_file, "device": args.device,
             "trust_remote_code": args.trust_remote_code}
-    limits = Limits(args.max_texts, args.max_chars, args.max_corpus)
+    limits = Limits(args.max_texts, args.max_chars, args.max_corpus, max_body_bytes=args.max_body_bytes)
     corpus = read_corpus(args.corpus, limits) if args.corpus else []
     models = [load_model(args.model, **load)]
     if args.compare == UNTRAINED:
