@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
+from functools import partial
 from importlib.resources import files
 
 import numpy as np
@@ -42,11 +43,13 @@ STATIC = files("simcse_pl.serving") / "static"
 
 @dataclass(frozen=True)
 class Batching:
-    """The collection window and batch size of every model's ``Batcher``; ``enabled=False``: one pass a request."""
+    """The collection window and batch size of every model's ``Batcher``; ``enabled=False``: one call a request.
+    ``pass_size``: texts in one forward pass within a call (``ServedModel.encode``)."""
 
     enabled: bool = True
     window_ms: float = 5.0
     max_batch: int = 64
+    pass_size: int = 16
 
 
 class Server:
@@ -58,8 +61,8 @@ class Server:
         self.corpus = corpus
         self.limits = limits
         self.batching = batching
-        self.batchers = {m.id: Batcher(m.encode, batching.window_ms, batching.max_batch, batching.enabled)
-                         for m in models}
+        self.batchers = {m.id: Batcher(partial(m.encode, pass_size=batching.pass_size), batching.window_ms,
+                                       batching.max_batch, batching.enabled) for m in models}
         self._corpus_vectors: dict[tuple[str, str | None], np.ndarray] = {}
 
     def model(self, name: str | None) -> ServedModel:
