@@ -14,8 +14,6 @@ import argparse
 import sys
 from typing import Any
 
-import torch
-
 from simcse_pl.cli.evaluate import _positive_int
 from simcse_pl.errors import DataError, ModelLoadError
 from simcse_pl.serving.limits import Limits
@@ -57,10 +55,14 @@ def parser() -> argparse.ArgumentParser:
 
 def build_server(args: argparse.Namespace) -> Any:
     """The loaded models (MODEL, then --compare), the corpus, limits and batching, as ``serving.app.Server``."""
+    import torch
+
     from simcse_pl.serving.app import Batching, Server
     from simcse_pl.serving.corpus import read_corpus
     from simcse_pl.serving.served_model import UNTRAINED, load_model, load_untrained
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     load = {"backend": args.backend, "file_name": args.onnx_file, "device": args.device,
             "trust_remote_code": args.trust_remote_code}
     limits = Limits(args.max_texts, args.max_chars, args.max_corpus, max_body_bytes=args.max_body_bytes)
@@ -89,8 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     from simcse_pl.console import quiet_libraries
 
     quiet_libraries()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
         server = build_server(args)
     except (DataError, ModelLoadError, ValueError, OSError) as exc:
