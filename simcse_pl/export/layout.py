@@ -7,6 +7,7 @@ CONFIG_NAME = "simcse_pl.json"
 POOLER_WEIGHTS = "pooler.safetensors"
 ONNX_FILE = "onnx/model.onnx"
 INT8_FILE = "onnx/model_quint8_avx2.onnx"  # sentence-transformers' name for the avx2 dynamic int8 quantisation
+ONNX_DIGESTS = "onnx/sha256.json"  # {file name: SHA-256} of the ONNX files as exported, checked when one is loaded
 CARD_NAME = "README.md"
 ST_MODULES = "modules.json"  # sentence-transformers reads this first: the modules that make the model
 

@@ -28,7 +28,9 @@ from simcse_pl.encoders.backbone import model_inputs
 from simcse_pl.encoders.sentence_encoder import SentenceEncoder
 from simcse_pl.errors import ModelLoadError
 from simcse_pl.export.layout import INT8_FILE, ONNX_FILE
-from simcse_pl.export.onnx_runtime import INSTALL, OUTPUT, check_pooler, check_saved_pooling, import_onnxruntime
+from simcse_pl.export.onnx_runtime import (
+    INSTALL, OUTPUT, check_pooler, check_saved_pooling, import_onnxruntime, write_digests,
+)
 from simcse_pl.export.saved_model import load_saved
 from simcse_pl.export.staging import staged_folder
 
@@ -87,18 +89,19 @@ def _onnx_ready(model_dir: str) -> SentenceEncoder:
 
 
 def _write_files(model: SentenceEncoder, folder: str, quantize: bool) -> list[str]:
-    """``model.onnx`` (and its int8 copy) in ``folder``, named as ``ONNX_FILE`` / ``INT8_FILE`` are in onnx/."""
+    """``model.onnx`` (and its int8 copy) in ``folder``, named as ``ONNX_FILE`` / ``INT8_FILE`` are in onnx/, and
+    their SHA-256s (``ONNX_DIGESTS``), which loading checks."""
     path = os.path.join(folder, os.path.basename(ONNX_FILE))
     _export_backbone(model.encoder, model.tokenizer(TRACE_SENTENCES, padding=True, return_tensors="pt"), path)
-    if not quantize:
-        return [path]
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    written = [path]
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    int8 = os.path.join(folder, os.path.basename(INT8_FILE))
-    with chatter_muted(**QUANTIZER_CHATTER):
-        quantize_dynamic(path, int8, per_channel=True, reduce_range=False, weight_type=QuantType.QUInt8,
-                         extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
-    return [path, int8]
+        written.append(os.path.join(folder, os.path.basename(INT8_FILE)))
+        with chatter_muted(**QUANTIZER_CHATTER):
+            quantize_dynamic(path, written[1], per_channel=True, reduce_range=False, weight_type=QuantType.QUInt8,
+                             extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+    return [*written, write_digests(written)]
 
 
 def _export_backbone(backbone: nn.Module, tokens: dict[str, Tensor], path: str) -> None:

@@ -13,6 +13,9 @@ is refused by ``check_pooler``.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from typing import Any
 
 import torch
@@ -24,11 +27,12 @@ from transformers.utils import cached_file
 from simcse_pl.errors import ModelLoadError
 from simcse_pl.export.layout import CONFIG_NAME
 from simcse_pl.encoders.sentence_encoder import SentenceEncoder
-from simcse_pl.export.layout import ONNX_FILE
+from simcse_pl.export.layout import ONNX_DIGESTS, ONNX_FILE
 
 BACKENDS = ("torch", "onnx")
 INSTALL = "pip install 'simcse-pl[onnx]'"
 OUTPUT = "last_hidden_state"
+REWRITE = "write it again with simcse-export --onnx or python -m simcse_pl.cli.onnx <model folder>"
 
 
 def import_onnxruntime() -> Any:
@@ -87,18 +91,51 @@ def open_session(ort: Any, path: str, options: Any) -> Any:
     """ONNX Runtime's session of ``path``, or one ``ModelLoadError`` naming the file when it is not a model
     (truncated, garbage: onnxruntime raises its own exception types) or not a token-embedding graph (inputs
     ``input_ids`` and ``attention_mask``, output ``last_hidden_state``)."""
-    rewrite = "write it again with simcse-export --onnx or python -m simcse_pl.cli.onnx <model folder>"
     try:
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - InvalidProtobuf, Fail, InvalidGraph ... all mean "not a usable model"
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise ModelLoadError(f"{path}: not a readable ONNX model ({reason}); {rewrite}") from None
+        raise ModelLoadError(f"{path}: not a readable ONNX model ({reason}); {REWRITE}") from None
     inputs = {i.name for i in session.get_inputs()}
     outputs = {o.name for o in session.get_outputs()}
     if not {"input_ids", "attention_mask"} <= inputs or OUTPUT not in outputs:
         raise ModelLoadError(f"{path}: not a token-embedding graph (inputs {sorted(inputs)}, outputs "
-                             f"{sorted(outputs)}; expected input_ids, attention_mask -> {OUTPUT}); {rewrite}")
+                             f"{sorted(outputs)}; expected input_ids, attention_mask -> {OUTPUT}); {REWRITE}")
     return session
+
+
+def sha256(path: str, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_digests(paths: list[str]) -> str:
+    """``ONNX_DIGESTS`` beside the ONNX files ``paths`` (all in one folder): what ``check_digest`` compares with."""
+    folder = os.path.dirname(paths[0])
+    target = os.path.join(folder, os.path.basename(ONNX_DIGESTS))
+    with open(target, "w", encoding="utf-8") as f:
+        json.dump({os.path.basename(p): sha256(p) for p in paths}, f, indent=2)
+    return target
+
+
+def check_digest(source: str, name: str, path: str) -> None:
+    """Refuse an ONNX file changed since its export wrote ``ONNX_DIGESTS``: weights edited or an operator swapped
+    still load and run, and would give other vectors without a word. Files the export did not write (no record,
+    or not named in it: a sentence-transformers folder, an optimised copy added later) are not checked."""
+    record = cached_file(source, ONNX_DIGESTS, _raise_exceptions_for_missing_entries=False)
+    if record is None:
+        return
+    try:
+        expected = json.loads(open(record, encoding="utf-8").read()).get(os.path.basename(name))
+    except (ValueError, AttributeError):
+        raise ModelLoadError(f"{record}: not the JSON object of SHA-256s the export writes; {REWRITE}") from None
+    if expected is not None and sha256(path) != expected:
+        raise ModelLoadError(f"{path}: changed since it was exported (its SHA-256 is not the one {ONNX_DIGESTS} "
+                             f"records); {REWRITE}")
 
 
 def load_backbone(source: str, file_name: str | None = None, trust_remote_code: bool = False) -> OnnxBackbone:
@@ -109,6 +146,7 @@ def load_backbone(source: str, file_name: str | None = None, trust_remote_code: 
     path = cached_file(source, name, _raise_exceptions_for_missing_entries=False)
     if path is None:
         raise ModelLoadError(f"{source}: no {name}; write it with: python -m simcse_pl.cli.onnx {source}")
+    check_digest(source, name, path)
     return OnnxBackbone(path, AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code))
 
 

@@ -64,6 +64,8 @@ class MomentumQueue(Auxiliary):
     supervised SimCSE.
     """
 
+    sized_by = {"queue": "auxiliary.momentum_queue.queue_size"}  # named when a checkpoint's queue differs in size
+
     def __init__(
         self,
         weight: Annotated[float, at_least(0)] = 1.0,

@@ -5,7 +5,7 @@
 - ``prompts.py``: the query/document prompts a model offers;
 - ``batcher.py``: concurrent requests encoded together;
 - ``corpus.py``: the documents ``/search`` ranks;
-- ``limits.py``: how much one request may ask for;
+- ``limits.py``: how much one request may ask for; ``body_limit.py``: the cap on a request's bytes;
 - ``schemas.py``: the request and response bodies;
 - ``errors.py``: every refusal as a 4xx with one line;
 - ``app.py``: the routes; ``static/``: the page.

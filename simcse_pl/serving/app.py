@@ -1,7 +1,10 @@
 """The routes: ``/`` (the playground page), ``POST /v1/embeddings``, ``POST /similarity``, ``POST /search``,
 ``GET /health``, ``GET /info``; FastAPI writes their OpenAPI description (``/docs``, ``/openapi.json``).
 
-Every text goes through the model's ``Batcher``, so concurrent requests share forward passes. Requests carry text
+Every text goes through the model's ``Batcher``, so concurrent requests share forward passes. The API docs
+(``/docs``, Swagger UI) are fastapi-offline's: FastAPI's own page loads its scripts from a CDN, which a machine
+without internet cannot reach; these come from that package, so no page the server sends loads anything from
+elsewhere. ``/redoc`` is off: ReDoc's page loads its logo from redoc.ly whatever its script's origin. Requests carry text
 only: no field names a file, a model to load or a code option; ``model`` picks one of the models loaded at startup.
 CORS is off (same-origin only) unless ``cors`` names an origin."""
 
@@ -12,16 +15,19 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
+from functools import partial
 from importlib.resources import files
 
 import numpy as np
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from simcse_pl.serving import errors
 from simcse_pl.serving.batcher import Batcher
+from simcse_pl.serving.body_limit import BodyLimit
 from simcse_pl.serving.corpus import top_k, unit
 from simcse_pl.serving.errors import UnknownModel
 from simcse_pl.serving.limits import Limits, TooLarge
@@ -37,11 +43,13 @@ STATIC = files("simcse_pl.serving") / "static"
 
 @dataclass(frozen=True)
 class Batching:
-    """The collection window and batch size of every model's ``Batcher``; ``enabled=False``: one pass a request."""
+    """The collection window and batch size of every model's ``Batcher``; ``enabled=False``: one call a request.
+    ``pass_size``: texts in one forward pass within a call (``ServedModel.encode``)."""
 
     enabled: bool = True
     window_ms: float = 5.0
     max_batch: int = 64
+    pass_size: int = 16
 
 
 class Server:
@@ -53,8 +61,8 @@ class Server:
         self.corpus = corpus
         self.limits = limits
         self.batching = batching
-        self.batchers = {m.id: Batcher(m.encode, batching.window_ms, batching.max_batch, batching.enabled)
-                         for m in models}
+        self.batchers = {m.id: Batcher(partial(m.encode, pass_size=batching.pass_size), batching.window_ms,
+                                       batching.max_batch, batching.enabled) for m in models}
         self._corpus_vectors: dict[tuple[str, str | None], np.ndarray] = {}
 
     def model(self, name: str | None) -> ServedModel:
@@ -89,8 +97,10 @@ def create_app(server: Server, cors: str | None = None) -> FastAPI:
         for batcher in server.batchers.values():
             await batcher.stop()
 
-    app = FastAPI(title="simcse-serve", summary="Sentence embeddings, similarity and search", lifespan=lifespan)
+    app = FastAPIOffline(title="simcse-serve", summary="Sentence embeddings, similarity and search", lifespan=lifespan,
+                         redoc_url=None)
     errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=server.limits.max_body_bytes)
     if cors:
         app.add_middleware(CORSMiddleware, allow_origins=[cors], allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])

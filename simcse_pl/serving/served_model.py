@@ -35,9 +35,12 @@ class ServedModel:
     prompts: dict[str, str] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """The vectors ``SimCSE.encode`` gives (the batcher calls this with many requests' texts at once)."""
-        return self.model.encode(texts)
+    def encode(self, texts: list[str], pass_size: int = 16) -> np.ndarray:
+        """The vectors ``SimCSE.encode`` gives (the batcher calls this with many requests' texts at once), in
+        forward passes of ``pass_size`` texts of similar length: ``encode`` sorts the texts by token count, so a
+        pass pads to nearly nothing. One pass over a whole batch would pad every text to the batch's longest, and
+        on a CPU a padded token costs what a real one does."""
+        return self.model.encode(texts, batch_size=pass_size)
 
     def count_tokens(self, texts: list[str]) -> int:
         """Tokens the model reads for ``texts`` (special tokens included, after truncation): ``usage``."""

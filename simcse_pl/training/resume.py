@@ -49,7 +49,8 @@ def resolve_checkpoint(ckpt_path: str | None, checkpoint_dir: str) -> str | None
 
 
 def check_matches_model(state: dict[str, Any], module: nn.Module, path: str) -> None:
-    """The checkpoint's weights have this module's names and shapes (else it is another model's)."""
+    """The checkpoint's weights have this module's names and shapes (else it is another model's, or a setting
+    that sizes a buffer, which a module names in its ``sized_by``, changed)."""
     saved: dict[str, torch.Tensor] = state["state_dict"]
     expected = module.state_dict()
     missing = [k for k in expected if k not in saved]
@@ -60,6 +61,11 @@ def check_matches_model(state: dict[str, Any], module: nn.Module, path: str) -> 
         raise CheckpointError(f"{path}: a checkpoint of another model: {'; '.join(details)}")
     for name, tensor in expected.items():
         if tuple(saved[name].shape) != tuple(tensor.shape):
+            owner, _, leaf = name.rpartition(".")
+            key = getattr(module.get_submodule(owner), "sized_by", {}).get(leaf)
+            if key is not None:  # a setting, not the model: a queue of another size
+                raise CheckpointError(f"{path}: saved with {key}={saved[name].shape[0]}, configured "
+                                      f"{tensor.shape[0]}: resume with the saved {key.rsplit('.', 1)[1]}")
             raise CheckpointError(
                 f"{path}: a checkpoint of another model: {name} is {list(saved[name].shape)} there and "
                 f"{list(tensor.shape)} in the configured model"

@@ -1,17 +1,21 @@
 """The playground in a real browser (headless Debian chromium driven by playwright), against ``simcse-serve`` on a
 tiny run folder with ``--compare untrained`` and a ``--corpus`` file, started once: the two-sentence score is
 ``SimCSE.similarity`` to 4 decimals, a search's top 3 are ``SimCSE.search``'s, both models answer side by side
-with rank changes marked, and the run's scores show. The OpenAI client gets ``SimCSE.encode``'s vectors from the
-same server, scripts/benchmark_serve.py measures it (a few requests, 0 errors; no speed asserted), and SIGTERM
-stops it within seconds. Screenshots go to the test's tmp folder.
+with rank changes marked, and the run's scores show; /docs renders with nothing loaded from elsewhere.
+The OpenAI client gets ``SimCSE.encode``'s vectors from the same server, a body announced too large is refused
+unread, scripts/benchmark_serve.py measures it (a few requests, 0 errors; no speed asserted), and SIGTERM stops it
+within seconds. Screenshots go to the test's tmp folder.
 
 Skipped only outside CI when /usr/bin/chromium is absent (``apt-get install chromium``); in CI (CI=true) that fails."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -94,6 +98,35 @@ def test_search_shows_simcses_top3_beside_the_untrained_model(page: Any, referen
     assert "ms over 8 documents" in page.inner_text('#search-out .column[data-model="run"] .meta')
     assert "58.25" in page.inner_text("#scores") and page.is_visible("#card")
     page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)
+
+
+def test_the_api_docs_render_with_nothing_loaded_from_elsewhere(page: Any, server: tuple[str, Any], tmp_path: Path):
+    """/docs (Swagger UI) draws the API from this server's own files: the machine may have no internet. (/redoc is
+    off: ReDoc loads its logo from its vendor's site.)"""
+    tab = page.context.browser.new_page()
+    loaded: list[str] = []
+    tab.on("request", lambda request: loaded.append(request.url))
+    tab.goto(server[0] + "/docs")
+    tab.wait_for_selector(".opblock-summary-path")
+    assert "/v1/embeddings" in tab.inner_text("body")
+    tab.screenshot(path=str(tmp_path / "docs.png"))
+    tab.close()
+    assert server[0] + "/openapi.json" in loaded  # Swagger UI read the API from here
+    elsewhere = [url for url in loaded if not url.startswith((server[0] + "/", "data:", "blob:"))]
+    assert loaded and not elsewhere, elsewhere
+
+
+def test_a_body_announced_too_large_is_refused_before_it_is_sent(server: tuple[str, Any]):
+    """A client that announces a terabyte gets the 413 at once: the server neither waits for nor reads the body."""
+    host, port = server[0].removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 1000000000000\r\n\r\n")
+        answer = http.client.HTTPResponse(connection)
+        answer.begin()
+        detail = json.loads(answer.read())["detail"]
+    assert answer.status == 413
+    assert detail == "body: 1,000,000,000,000 bytes, more than the limit of 6,209,536 bytes (--max-body-bytes)"
 
 
 def test_the_openai_client_gets_simcses_vectors(server: tuple[str, Any], reference: SimCSE):

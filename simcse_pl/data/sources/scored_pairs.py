@@ -16,6 +16,28 @@ from simcse_pl.errors import DataError
 log = logging.getLogger(__name__)
 
 
+MIXED_RUN = 50  # consecutive rows within [0, 1], in a file whose scores go past MIXED_HIGH elsewhere
+MIXED_HIGH = 1.5
+
+
+def unit_scale_run(scores: np.ndarray) -> tuple[int, int] | None:
+    """``(first, last)`` row of the longest stretch of consecutive scores within [0, 1], when it is at least
+    ``MIXED_RUN`` rows long and the file's scores go past ``MIXED_HIGH``: the mark of a 0-1 file joined to a
+    0-5 one. Scores interleaved across scales cannot be told from low scores. A file sorted by score has such a
+    stretch at its low end and is left alone; in a shuffled STS-B (about 15% of scores at most 1) 50 in a row
+    never happen by chance."""
+    steps = np.diff(scores)
+    if len(scores) < MIXED_RUN or scores.max() <= MIXED_HIGH or (steps >= 0).all() or (steps <= 0).all():
+        return None
+    inside = np.concatenate([[0], ((scores >= 0) & (scores <= 1)).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(inside))
+    starts, ends = edges[::2], edges[1::2]  # a run covers rows start .. end - 1
+    longest = int(np.argmax(ends - starts)) if len(starts) else None
+    if longest is None or ends[longest] - starts[longest] < MIXED_RUN:
+        return None
+    return int(starts[longest]), int(ends[longest]) - 1
+
+
 class ScoredPairs:
     """Sentence pairs with a gold score or label (STS-style data) for objectives that learn from scores (CoSENT,
     AnglE): each item is ``Labeled((sentence1, sentence2), score)``, which the Collator turns into
@@ -29,6 +51,8 @@ class ScoredPairs:
     Scores:
       - ``score_range`` ``[low, high]``: the scale the scores are on (STS-B: ``[0, 5]``); a score outside it is a
         ``DataError`` naming its line (a wrong column, or a file on another scale).
+        Without ``score_range``, a long stretch of rows all within [0, 1] in a file that goes up to 5 is warned
+        about (``unit_scale_run``): two scales in one file.
       - ``normalize``: ``null`` (default) keeps the raw scores; ``minmax`` maps ``score_range`` (default: the
         file's lowest and highest score) linearly onto ``[0, 1]``. CoSENT and AnglE's ranking terms see only the
         order of the scores, which any increasing map keeps, so for them this changes nothing; it matters where
@@ -78,6 +102,14 @@ class ScoredPairs:
                     f"{found.path}:{found.lines[i]}: score {found.scores[i]:g} is outside data.source.score_range "
                     f"[{low:g}, {high:g}] ({len(outside)} such rows; a wrong column, or another scale?)"
                 )
+        if self.score_range is None and (run := unit_scale_run(scores)) is not None:
+            first, last = found.lines[run[0]], found.lines[run[1]]
+            log.warning(
+                "%s: lines %d-%d hold %d scores in a row all within [0, 1], and the file's scores go up to %g: two "
+                "scales in one file (a 0-1 file joined to a 0-5 one)? Scores are used as they are; set "
+                "data.source.score_range to have a row off the scale refused", found.path, first, last,
+                run[1] - run[0] + 1, float(scores.max()),
+            )
         if self.normalize == "minmax":
             low, high = self.score_range or (float(scores.min()), float(scores.max()))
             if high <= low:

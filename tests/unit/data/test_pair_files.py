@@ -285,3 +285,46 @@ def test_batches_carry_the_scores_as_labels(tmp_path):
         seen += batch["labels"].tolist()
     assert sorted(seen) == [i / 4 for i in range(12)]
     assert seen != sorted(seen)  # shuffled
+
+
+def mixed_scales(n_unit: int, n_five: int) -> str:
+    """A 0-1 file (``n_unit`` rows) joined to a 0-5 one (``n_five`` rows), as a headerless pair file."""
+    unit = [f"u{i}\tv{i}\t{(i % 10) / 10:g}\n" for i in range(n_unit)]
+    five = [f"f{i}\tg{i}\t{(i * 7 % 51) / 10:g}\n" for i in range(n_five)]
+    return "".join(unit + five)
+
+
+def test_two_scales_in_one_file_are_warned_about_in_one_line(tmp_path, caplog):
+    """Some 0-1 rows, some 0-5, in one file: a warning naming the lines; with score_range [0, 1] the first 0-5 row
+    above 1 is refused by line."""
+    path = write(tmp_path, "mixed.tsv", mixed_scales(60, 40))
+    with caplog.at_level("WARNING", logger="simcse_pl.data.sources.scored_pairs"):
+        pairs = source(path)
+    assert len(pairs) == 100 and pairs[61].label == 0.7  # used as they are
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"{path}: lines 1-") and "two scales in one file" in warning and "up to 5" in warning
+    with pytest.raises(DataError, match=rf"^{path}:63: score 1\.4 is outside data.source.score_range \[0, 1\]"):
+        source(path, score_range=[0, 1])
+
+
+@pytest.mark.parametrize("text", [mixed_scales(30, 70), mixed_scales(0, 200), mixed_scales(80, 0)],
+                         ids=["short-stretch", "one-scale-0-5", "one-scale-0-1"])
+def test_one_scale_or_a_short_stretch_is_not_warned_about(tmp_path, caplog, text):
+    with caplog.at_level("WARNING", logger="simcse_pl.data.sources.scored_pairs"):
+        source(write(tmp_path, "p.tsv", text))
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_file_sorted_by_score_is_not_two_scales(tmp_path, caplog):
+    rows = sorted(mixed_scales(60, 40).splitlines(keepends=True), key=lambda r: float(r.split("\t")[2]))
+    with caplog.at_level("WARNING", logger="simcse_pl.data.sources.scored_pairs"):
+        source(write(tmp_path, "sorted.tsv", "".join(rows)))
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_real_stsb_train_is_one_scale(caplog):
+    if not STSB_TRAIN.exists():
+        pytest.skip("real data not found")
+    with caplog.at_level("WARNING", logger="simcse_pl.data.sources.scored_pairs"):
+        assert len(source(STSB_TRAIN)) == 5749
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

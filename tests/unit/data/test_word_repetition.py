@@ -95,6 +95,32 @@ def test_whitespace_of_the_copy_is_single_spaces_and_the_original_untouched():
     assert copy in {"two words", "two two words", "two words words", "two two words words"}
 
 
+@pytest.mark.parametrize("text", ["", "   ", "\t\n"])
+def test_an_empty_or_blank_sentence_is_its_own_copy(text):
+    assert WordRepetition()((text,), np.random.default_rng(0)) == (text, text)
+
+
+def test_rate_one_can_double_every_word():
+    rng = np.random.default_rng(5)
+    words = "w0 w1 w2 w3 w4 w5"
+    seen = {len(doubled_positions(words, WordRepetition(1.0)((words,), rng)[1])) for _ in range(400)}
+    assert seen == set(range(7))  # 0 .. all 6
+    assert WordRepetition(1.0)(("one",), rng)[1] in {"one", "one one"}
+
+
+def test_a_sentence_at_max_len_and_its_longer_copy_are_both_cut_to_max_len():
+    """The copy of a sentence that fills ``max_len`` is longer than ``max_len``: it is truncated like any text (its
+    last words are lost), never an error or an overflowing row."""
+    tokenizer = load_tokenizer(**TINY_MODEL)
+    max_len = 16
+    sentence = " ".join(["word"] * 40)
+    batch = Collator(tokenizer, max_len=max_len, view=WordRepetition(1.0))([(sentence,), ("one",), ("",)],
+                                                                           np.random.default_rng(0))
+    assert batch["input_ids"].shape == (3, 2, max_len)
+    assert batch["attention_mask"][0].sum(1).tolist() == [max_len, max_len]
+    assert batch["attention_mask"][2].sum(1).tolist() == [2, 2]  # "" -> [CLS] [SEP] in both columns
+
+
 def test_pairs_are_refused():
     with pytest.raises(ValueError, match="single sentence"):
         WordRepetition()(("premise", "hypothesis"), np.random.default_rng(0))

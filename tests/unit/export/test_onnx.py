@@ -4,6 +4,8 @@ backend="onnx" looks, one-line errors."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from simcse_pl.errors import ModelLoadError
 from simcse_pl.inference import SimCSE
 from simcse_pl.losses import InfoNCE
 from simcse_pl.training.module import SimCSEModule
-from simcse_pl.export.layout import INT8_FILE, ONNX_FILE
+from simcse_pl.export.layout import INT8_FILE, ONNX_DIGESTS, ONNX_FILE
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -118,3 +120,53 @@ def test_bad_arguments_are_one_line_errors(exported: Path, tmp_path: Path, capsy
     assert onnx_cli.main([str(tmp_path / "missing")]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("onnx_export: error: ")]
     assert len(errors) == 2 and "records its pooling" in errors[0] and "no such model folder" in errors[1]
+
+
+def scale_largest_weight(path: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(path)
+    largest = max(graph.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    largest.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(largest) * 1.5, largest.name))
+    onnx.save(graph, path)
+
+
+def swap_first_add(path: Path) -> None:
+    import onnx
+
+    graph = onnx.load(path)
+    next(n for n in graph.graph.node if n.op_type == "Add").op_type = "Sub"
+    onnx.save(graph, path)
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("tamper", [scale_largest_weight, swap_first_add, truncate])
+def test_a_tampered_onnx_file_is_refused_in_one_line(exported: Path, tmp_path: Path, tamper):
+    """Edited weights and a swapped operator still load and run (other vectors, silently): the SHA-256 recorded
+    at export catches them, as it does a truncated file."""
+    folder = tmp_path / "model"
+    shutil.copytree(exported, folder)
+    tamper(folder / ONNX_FILE)
+    with pytest.raises(ModelLoadError) as err:
+        SimCSE.from_pretrained(folder, backend="onnx")
+    assert str(err.value) == (f"{folder / ONNX_FILE}: changed since it was exported (its SHA-256 is not the one "
+                              f"{ONNX_DIGESTS} records); write it again with simcse-export --onnx or python -m "
+                              "simcse_pl.cli.onnx <model folder>")
+    SimCSE.from_pretrained(folder, backend="onnx", file_name=INT8_FILE)  # the untouched file still loads
+
+
+def test_without_the_record_nothing_is_checked_and_a_bad_record_is_one_line(exported: Path, tmp_path: Path):
+    """A folder whose ONNX files another tool wrote (sentence-transformers) has no record: loaded as it is."""
+    folder = tmp_path / "model"
+    shutil.copytree(exported, folder)
+    assert json.loads((folder / ONNX_DIGESTS).read_text()).keys() == {"model.onnx", "model_quint8_avx2.onnx"}
+    (folder / ONNX_DIGESTS).write_text("[1, 2]")
+    with pytest.raises(ModelLoadError, match=r"sha256\.json: not the JSON object of SHA-256s the export writes"):
+        SimCSE.from_pretrained(folder, backend="onnx")
+    (folder / ONNX_DIGESTS).unlink()
+    scale_largest_weight(folder / ONNX_FILE)
+    SimCSE.from_pretrained(folder, backend="onnx")

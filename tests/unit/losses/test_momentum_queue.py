@@ -18,7 +18,9 @@ from simcse_pl.config import ConfigError, check_config, compose_config
 from simcse_pl.losses import InfoNCE, StepState
 from simcse_pl.losses.base import Objective
 from simcse_pl.losses.momentum_queue import MomentumQueue
+from simcse_pl.errors import CheckpointError
 from simcse_pl.training.module import SimCSEModule
+from simcse_pl.training.resume import check_matches_model
 from tiny_model import TINY_MODEL
 
 
@@ -242,6 +244,27 @@ def test_momentum_encoder_and_queue_are_in_the_state_dict_and_restored():
     for (name, p), q in zip(restored.named_parameters(), queue.parameters(), strict=True):
         assert torch.equal(p, q), name
     assert not any(k.startswith("encoder.") and prefix in k for k in state)  # the export reads encoder.* only
+
+
+def test_a_queue_smaller_than_the_batch_keeps_the_batchs_newest_anchors():
+    module = module_with_queue(queue_size=3)
+    queue = module.auxiliaries["momentum_queue"]
+    attach_trainer(module)
+    batch = make_batch(5, 2, 3)
+    loss = queue(step_state(module, batch, module(batch)))
+    assert float(loss) == 0.0  # empty queue on the first step: no term
+    with torch.no_grad():
+        newest = queue.momentum_vectors(batch, module.sentence_encoder.pooler)[-3:]
+    assert int(queue.filled) == 3
+    torch.testing.assert_close(queue.keys, newest)
+
+
+def test_resuming_with_another_queue_size_is_one_line_naming_the_key():
+    saved = module_with_queue(queue_size=6).state_dict()
+    with pytest.raises(CheckpointError) as err:
+        check_matches_model({"state_dict": saved}, module_with_queue(queue_size=4), "last.ckpt")
+    assert str(err.value) == ("last.ckpt: saved with auxiliary.momentum_queue.queue_size=6, configured 4: resume "
+                              "with the saved queue_size")
 
 
 # --- config, DDP, GradCache ------------------------------------------------------------------------------------

@@ -1,15 +1,17 @@
 """The JSON API answers what ``SimCSE`` computes: ``/v1/embeddings`` its ``encode`` (in OpenAI's shape),
 ``/similarity`` its ``similarity``, ``/search`` its ``search``; ``/info`` describes the models and the run's scores;
-the page and its scripts come from the package (nothing from a CDN); CORS is off unless asked for."""
+no page loads anything from elsewhere (no CDN; /docs from fastapi-offline); CORS is off unless asked for."""
 
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from starlette.routing import Mount
 
 from serve_fixtures import CORPUS, LIMITS, RESULTS
 from simcse_pl.inference import SimCSE
@@ -83,9 +85,25 @@ def test_info_health_and_docs(client: TestClient):
     assert {"/v1/embeddings", "/similarity", "/search", "/health", "/info"} <= set(paths)
 
 
-def test_the_page_is_package_data_with_nothing_remote(client: TestClient):
-    page = client.get("/")
-    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+LINKS = re.compile(r"""(?:src|href|spec-url)\s*=\s*["']([^"']*)["']|url\(\s*["']?([^"')]*)|url:\s*["']([^"']*)["']""")
+
+
+def test_no_page_the_server_sends_loads_anything_from_elsewhere(client: TestClient):
+    """Every page (``/``, ``/docs`` …) and stylesheet names only this server's own paths: the machine
+    may have no internet. The page's own files hold no URL at all; the docs' scripts come from fastapi-offline."""
+    app = client.app
+    pages = [r.path for r in app.routes if "GET" in getattr(r, "methods", ()) and "{" not in r.path]
+    assert {"/", "/docs", "/openapi.json"} <= set(pages) and client.get("/redoc").status_code == 404
+    for mount in (r for r in app.routes if isinstance(r, Mount)):
+        pages += [f"{mount.path}/{p.name}" for p in Path(mount.app.directory).iterdir() if p.suffix in (".html", ".css")]
+    for path in pages:
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        links = [next(filter(None, m)) for m in LINKS.findall(answer.text)]
+        elsewhere = [link for link in links if re.match(r"^([a-z][a-z0-9+.-]*:|//)", link, re.I)
+                     and not link.startswith(("data:", "#"))]
+        assert not elsewhere, (path, elsewhere)
+    assert "/static-offline-docs/swagger-ui-bundle.js" in client.get("/docs").text
     for name in ("index.html", "playground.js", "playground.css"):
         text = (STATIC / name).read_text(encoding="utf-8")
         assert "http://" not in text and "https://" not in text, name

@@ -73,3 +73,22 @@ def test_a_simcse_export_offers_no_prompt_to_apply_twice(tmp_path: Path):
     template = {"template": 'This sentence : "[X]" means [MASK] .'}
     folder = export_tiny(tmp_path / "model", pooler="mask", prompt=template)
     assert read_prompts(folder) == {}
+
+
+def test_a_batch_runs_in_passes_of_texts_of_similar_length(run_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """One pass over a whole batch would pad every text to its longest; passes of ``pass_size`` texts sorted by
+    length pad little, and the vectors are the same."""
+    served = load_model(str(run_dir))
+    texts = ["a " * n + "end" for n in (9, 1, 30, 2, 17, 3, 25, 4)]
+    expected = SimCSE.from_pretrained(run_dir / "model").encode(texts)
+    passes: list[tuple[int, int]] = []
+    embed = served.model.embed
+    monkeypatch.setattr(served.model, "embed", lambda input_ids, **rest: passes.append(tuple(input_ids.shape))
+                        or embed(input_ids, **rest))
+    vectors = served.encode(texts, pass_size=2)
+    assert [rows for rows, _ in passes] == [2, 2, 2, 2]
+    assert [length for _, length in passes] == sorted(length for _, length in passes)  # shortest pass first
+    padded = sum(rows * length for rows, length in passes)
+    assert padded < len(texts) * max(length for _, length in passes) * 0.7  # one pass would pad all to 33 tokens
+    cosine = (vectors * expected).sum(-1) / np.linalg.norm(vectors, axis=-1) / np.linalg.norm(expected, axis=-1)
+    assert cosine.min() >= 0.99999
