@@ -27,6 +27,7 @@ def small_beir(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow  # two encoders, then a fresh process for the memory run
 def test_benchmark_prints_speed_beside_sentence_transformers_and_the_memory_run(tmp_path: Path,
                                                                                 capsys: pytest.CaptureFixture[str]):
     model = export_tiny(tmp_path / "model", pooler="avg")

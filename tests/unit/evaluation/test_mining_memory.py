@@ -62,7 +62,7 @@ def test_mining_memory_does_not_grow_with_the_corpus(encoder: SimCSE, tmp_path: 
         return topk(scores, *args, **kwargs)
 
     small, large = corpus(600), corpus(2400)  # held before tracing: the caller's texts (simcse-mine: a TextIndex)
-    peak_while_mining(encoder, corpus(100), tmp_path / "warm")  # first-call allocations (tokenizer, caches) out
+    peak_while_mining(encoder, corpus(200), tmp_path / "warm")  # first-call allocations (tokenizer, caches) out
     small_peak = peak_while_mining(encoder, small, tmp_path / "small")
     monkeypatch.setattr(torch, "topk", recording_topk)
     large_peak = peak_while_mining(encoder, large, tmp_path / "large")
