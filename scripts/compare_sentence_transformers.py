@@ -89,7 +89,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def train(model: "SentenceTransformer", loss: torch.nn.Module, dataset: object, args: argparse.Namespace,
+def fit(model: "SentenceTransformer", loss: torch.nn.Module, dataset: object, args: argparse.Namespace,
           **extra: object) -> float:
     """Seconds ``SentenceTransformerTrainer`` takes for ``args``' recipe (10% warmup, linear decay, no saving)."""
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -135,7 +135,7 @@ def retrieval_recipe(args: argparse.Namespace) -> int:
               "or --relative-margin", file=sys.stderr)
         return 2
     model.max_seq_length = DOCUMENT_MAX_LEN
-    seconds = train(model, MultipleNegativesRankingLoss(model, scale=20.0), rows, args,
+    seconds = fit(model, MultipleNegativesRankingLoss(model, scale=20.0), rows, args,
                     batch_sampler=BatchSamplers.NO_DUPLICATES)
     if args.out:
         model.save(args.out)
@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sentence1": [a for a, _ in train.pairs], "sentence2": [b for _, b in train.pairs],
         "score": [s / 5 for s in train.scores],  # STS-B's 0..5 as sentence-transformers' examples give it
     })
-    seconds = train(model, loss, dataset, args)
+    seconds = fit(model, loss, dataset, args)
     if args.out:
         model.save(args.out)
     vectors = torch.from_numpy(model.encode(test.sentences, batch_size=128, convert_to_numpy=True))
