@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import subprocess
@@ -30,10 +31,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from simcse_pl.errors import DataError
@@ -69,14 +70,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def best_seconds(run: Callable[[], Any], repeats: int) -> float:
-    """The fastest of ``repeats`` timed calls of ``run``."""
-    times = []
+def timed(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """The fastest of ``repeats`` timed calls of ``run``, and what the last one returned."""
+    best, result = math.inf, None
     for _ in range(max(repeats, 1)):
         start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
 
 
 def speed(args: argparse.Namespace, model_path: str) -> list[str]:
@@ -97,24 +98,22 @@ def speed(args: argparse.Namespace, model_path: str) -> list[str]:
         "sentence-transformers": lambda texts: theirs.encode(texts, batch_size=args.batch_size,
                                                              normalize_embeddings=True, convert_to_numpy=True),
     }
-    encoded = {}
+    seconds, vectors = {}, {}
     for name, encode in encoders.items():
         encode(documents[: args.batch_size])  # warm-up
-        seconds = best_seconds(lambda: encoded.__setitem__(name, encode(documents)), args.repeats)
-        encoded[name + " s"] = seconds
-    corpus, query_vectors = encoded["simcse-pl"], torch.from_numpy(encoders["simcse-pl"](queries))
+        seconds[name], vectors[name] = timed(partial(encode, documents), args.repeats)
+    corpus, query_vectors = vectors["simcse-pl"], torch.from_numpy(encoders["simcse-pl"](queries))
     k = min(args.top_k, len(documents))
     search = "faiss" if faiss_available() else "chunked torch"
-    ours_search = best_seconds(lambda: top_k(query_vectors, corpus, k, args.chunk_size), args.repeats)
-    theirs_search = best_seconds(lambda: semantic_search(query_vectors, torch.from_numpy(np.array(corpus)), top_k=k),
-                                 args.repeats)
+    ours_search = timed(lambda: top_k(query_vectors, corpus, k, args.chunk_size), args.repeats)[0]
+    theirs_search = timed(lambda: semantic_search(query_vectors, torch.from_numpy(corpus), top_k=k), args.repeats)[0]
     width = 24
     return [
         f"corpus: {len(documents)} documents, {len(queries)} queries ({args.data}); model {args.model}, "
         f"max_length {ours.max_length}, batch {args.batch_size}, {torch.get_num_threads()} threads",
         f"{'':{width}}{'simcse-pl':>14}{'sentence-transformers':>24}",
-        f"{'encoding documents/s':{width}}{len(documents) / encoded['simcse-pl s']:>14.1f}"
-        f"{len(documents) / encoded['sentence-transformers s']:>24.1f}",
+        f"{'encoding documents/s':{width}}{len(documents) / seconds['simcse-pl']:>14.1f}"
+        f"{len(documents) / seconds['sentence-transformers']:>24.1f}",
         f"{f'search top-{k} queries/s':{width}}{len(queries) / ours_search:>14.1f}{len(queries) / theirs_search:>24.1f}"
         f"   (simcse-pl: {search}; sentence-transformers: util.semantic_search)",
     ]
