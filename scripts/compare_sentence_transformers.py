@@ -1,6 +1,8 @@
-"""The peer of the scored-pair presets: sentence-transformers' own losses trained with the same recipe.
+"""The peer of the scored-pair presets and of ``experiment=scifact_mined``: sentence-transformers' own tools trained
+with the same recipe.
 
     flock /tmp/simcse-cpu.lock python scripts/compare_sentence_transformers.py --loss matryoshka --data-dir data
+    flock /tmp/simcse-cpu.lock python scripts/compare_sentence_transformers.py --loss mnrl --data-dir data --seed 1
 
 Trains ``--model`` (default all-MiniLM-L6-v2) on STS-B train with ``SentenceTransformerTrainer`` and
 ``CoSENTLoss``, ``AnglELoss`` or ``MatryoshkaLoss(CoSENTLoss)`` (``--dims``, default 384/256/128/64), with the recipe of
@@ -8,6 +10,15 @@ Trains ``--model`` (default all-MiniLM-L6-v2) on STS-B train with ``SentenceTran
 ``--batch-size 16 --epochs 4`` is ``quickstart_cosent_16x4``'s), then prints the training time and the STS-B test
 Spearman (×100) of the trained model, also cut to each Matryoshka size, scored by simcse-pl's STS-B task: the
 numbers the README's tables set beside the presets'. Nothing is saved unless ``--out`` is given.
+
+``--loss mnrl`` is ``experiment=scifact_mined``'s recipe instead: sentence-transformers' own ``mine_hard_negatives``
+(the untrained model, ``--num-negatives 3 --range-min 10 --relative-margin 0.05``, top, exact search: what the
+preset's ``simcse-mine`` command asks) on ``<data-dir>/scifact``'s train qrels, then
+``MultipleNegativesRankingLoss`` (scale 20 = tau 0.05) on the (query, positive, negative_1..3) rows with duplicate-free
+batches of 32, lr 2e-5, 1 epoch, 10% warmup then linear decay, passages cut at 192 tokens (sentence-transformers has
+one length for queries and passages; the preset cuts queries at 64, which SciFact's claims never reach). It prints
+the SciFact dev nDCG@10 (×100) of the trained model, scored by simcse-pl's retrieval task at 256 tokens, as the
+preset's validation scores it.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import torch
 
 from simcse_pl.console import quiet_libraries
 from simcse_pl.data_root import data_root
+from simcse_pl.evaluation.retrieval import load_beir
 from simcse_pl.evaluation.sts import load_stsb
 from simcse_pl.data.pair_files import read_pairs
 from simcse_pl.errors import DataError
@@ -33,6 +45,8 @@ if TYPE_CHECKING:
 
 DIMS = [384, 256, 128, 64]  # loss=matryoshka's default sizes
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# experiment=scifact_mined's lengths: passages in training (data.document_max_len), every text when scored (eval_max_len)
+DOCUMENT_MAX_LEN, EVAL_MAX_LEN = 192, 256
 
 
 def default_model() -> str:
@@ -56,9 +70,10 @@ def build_loss(name: str, model: "SentenceTransformer", dims: Sequence[int]) -> 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--loss", choices=("cosent", "angle", "matryoshka"), default="cosent")
-    parser.add_argument("--data-dir", help="the data root (stsb/sts-train.csv, stsb/sts-test.csv; default: "
-                        "$SIMCSE_DATA_DIR, else .data-root here, else ./data)")
+    parser.add_argument("--loss", choices=("cosent", "angle", "matryoshka", "mnrl"), default="cosent",
+                        help="mnrl: experiment=scifact_mined's recipe (mined hard negatives, SciFact)")
+    parser.add_argument("--data-dir", help="the data root (stsb/sts-train.csv, stsb/sts-test.csv; mnrl: scifact/; "
+                        "default: $SIMCSE_DATA_DIR, else .data-root here, else ./data)")
     parser.add_argument("--model", default=None, help="a sentence-transformers folder or hub id (default: all-MiniLM-L6-v2)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=1)
@@ -67,11 +82,79 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--dims", type=int, nargs="+", default=DIMS,
                         help="the Matryoshka sizes, largest (the model's own) first; each is also scored")
     parser.add_argument("--out", default=None, help="save the trained model here")
+    mining = parser.add_argument_group("--loss mnrl: mine_hard_negatives' options (the preset's simcse-mine command)")
+    mining.add_argument("--num-negatives", type=int, default=3)
+    mining.add_argument("--range-min", type=int, default=10)
+    mining.add_argument("--relative-margin", type=float, default=0.05)
+    mining.add_argument("--cache-dir", default=None, help="mine_hard_negatives' embedding cache (default: none)")
     return parser.parse_args(argv)
+
+
+def fit(model: "SentenceTransformer", loss: torch.nn.Module, dataset: object, args: argparse.Namespace,
+          **extra: object) -> float:
+    """Seconds ``SentenceTransformerTrainer`` takes for ``args``' recipe (10% warmup, linear decay, no saving)."""
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+    with tempfile.TemporaryDirectory() as scratch:
+        training = SentenceTransformerTrainingArguments(
+            output_dir=scratch, per_device_train_batch_size=args.batch_size, num_train_epochs=args.epochs,
+            max_steps=args.max_steps, learning_rate=2e-5, warmup_steps=0.1, lr_scheduler_type="linear",
+            seed=args.seed, save_strategy="no", report_to="none", use_cpu=True, disable_tqdm=True, **extra,
+        )
+        start = time.perf_counter()
+        SentenceTransformerTrainer(model=model, args=training, train_dataset=dataset, loss=loss).train()
+        return time.perf_counter() - start
+
+
+def retrieval_recipe(args: argparse.Namespace) -> int:
+    """``--loss mnrl``: mine with sentence-transformers, train with MultipleNegativesRankingLoss, score SciFact dev."""
+    root = data_root(args.data_dir)
+    try:
+        train_split = load_beir(f"{root.path}/scifact", "train", key=root.key)
+        dev = load_beir(f"{root.path}/scifact", "dev", key=root.key)
+    except DataError as exc:
+        print(f"compare_sentence_transformers: error: {exc}", file=sys.stderr)
+        return 2
+    quiet_libraries()
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.util import mine_hard_negatives
+
+    model = SentenceTransformer(args.model or default_model(), device="cpu")
+    pairs = [(train_split.queries[q], train_split.corpus[d]) for q, judged in train_split.qrels.items()
+             for d, rel in judged.items() if rel > 0]
+    start = time.perf_counter()
+    rows = mine_hard_negatives(
+        Dataset.from_dict({"query": [q for q, _ in pairs], "positive": [p for _, p in pairs]}), model,
+        corpus=list(train_split.corpus.values()), num_negatives=args.num_negatives, range_min=args.range_min,
+        relative_margin=args.relative_margin, sampling_strategy="top", output_format="n-tuple", use_faiss=False,
+        batch_size=64, cache_folder=args.cache_dir, verbose=False)
+    mined = time.perf_counter() - start
+    if not len(rows):
+        print(f"compare_sentence_transformers: error: no query kept {args.num_negatives} negatives: lower --range-min "
+              "or --relative-margin", file=sys.stderr)
+        return 2
+    model.max_seq_length = DOCUMENT_MAX_LEN
+    seconds = fit(model, MultipleNegativesRankingLoss(model, scale=20.0), rows, args,
+                    batch_sampler=BatchSamplers.NO_DUPLICATES)
+    if args.out:
+        model.save(args.out)
+    model.max_seq_length = EVAL_MAX_LEN
+    vectors = torch.from_numpy(model.encode(dev.sentences, batch_size=64, convert_to_numpy=True))
+    scores = dev.evaluate(vectors)
+    print(f"sentence-transformers mnrl, batch {args.batch_size}, {args.epochs} epoch(s), {len(pairs)} pairs, "
+          f"{len(rows)} mined rows: mined in {mined:.0f} s, trained in {seconds:.0f} s")
+    print(f"SciFact dev nDCG@10 x100: {scores['ndcg_at_10']:.2f} (MRR@10 {scores['mrr_at_10']:.2f}, "
+          f"Recall@100 {scores['recall_at_100']:.2f})")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.loss == "mnrl":
+        return retrieval_recipe(args)
     root = data_root(args.data_dir)
     try:
         path = check_file(f"{root.path}/stsb/sts-train.csv", root.key)  # read_pairs would name "<key>.path"
@@ -82,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     quiet_libraries()  # no weight-loading bars, as simcse-eval
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(args.model or default_model(), device="cpu")
     model.max_seq_length = 64
@@ -96,15 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sentence1": [a for a, _ in train.pairs], "sentence2": [b for _, b in train.pairs],
         "score": [s / 5 for s in train.scores],  # STS-B's 0..5 as sentence-transformers' examples give it
     })
-    with tempfile.TemporaryDirectory() as scratch:
-        training = SentenceTransformerTrainingArguments(
-            output_dir=scratch, per_device_train_batch_size=args.batch_size, num_train_epochs=args.epochs,
-            max_steps=args.max_steps, learning_rate=2e-5, warmup_steps=0.1, lr_scheduler_type="linear",
-            seed=args.seed, save_strategy="no", report_to="none", use_cpu=True, disable_tqdm=True,
-        )
-        start = time.perf_counter()
-        SentenceTransformerTrainer(model=model, args=training, train_dataset=dataset, loss=loss).train()
-        seconds = time.perf_counter() - start
+    seconds = fit(model, loss, dataset, args)
     if args.out:
         model.save(args.out)
     vectors = torch.from_numpy(model.encode(test.sentences, batch_size=128, convert_to_numpy=True))

@@ -21,6 +21,11 @@ written under a temporary name and renamed when complete.
 ``plain_text/validation-00000-of-00001.parquet`` in a folder named ``snli``
 (``hf download stanfordnlp/snli --repo-type dataset --local-dir DIR/snli``).
 
+``--full`` also fetches BEIR's SciFact (``scifact.zip`` from UKP's BEIR server, not the hub) into ``scifact/``:
+the corpus, the claims of BEIR's train qrels, and those qrels split into ``qrels/train.tsv`` (709 queries) and
+``qrels/dev.tsv`` (the 100 query ids of smallest SHA-256, a fixed rule); BEIR's test claims are left out.
+``--from DIR`` takes the same ``scifact.zip``.
+
 ``--chinese`` also fetches the Chinese STS suite (``atec``, ``bq``, ``lcqmc``, ``pawsx``, ``stsb_zh``; licences:
 mostly research use only, see the README) from ``C-MTEB/<SET>`` on the hub into ``chinese/C-MTEB/<SET>/data/``
 (parquet, as C-MTEB ships it); with ``--from DIR`` it copies text2vec's ``<SET>/<SET>.{train,valid,test}.data``
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import os
@@ -43,6 +49,7 @@ import re
 import shutil
 import sys
 import tarfile
+import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -55,13 +62,14 @@ except ImportError:  # run from a checkout without the package installed
     from simcse_pl import hub
 
 from simcse_pl.data_root import data_root
-from simcse_pl.data.downloads import CMTEB_SETS, CMTEB_ORIGIN, DATA_FILES, FULL, QUICKSTART, ORIGINS, DataFile
+from simcse_pl.data.downloads import CMTEB_SETS, CMTEB_ORIGIN, DATA_FILES, FULL, QUICKSTART, ORIGINS, DataFile, Origin
 
 WIKI_SAMPLE, NLI_SAMPLE = 11_914, 72
 SICK_NAMES = ("SICK_train.txt", "SICK_trial.txt", "SICK_test_annotated.txt")
 STSB_NAMES = ("sts-train.csv", "sts-dev.csv", "sts-test.csv")
 SNLI_FILES = ("snli_1.0_dev.jsonl", "snli_1.0_dev.txt", "snli_1.0.zip")  # in order of preference
 SNLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction", -1: "-"}  # stanfordnlp/snli's ClassLabel
+SCIFACT_DEV = 100  # train queries held out as qrels/dev.tsv
 
 
 class Unavailable(Exception):
@@ -379,6 +387,10 @@ def from_hub(data_dir: Path, todo: list[DataFile], cache: Path) -> None:
         from huggingface_hub import hf_hub_download
 
         for source in by_source:
+            if ORIGINS[source].hub is None:
+                if url_cache(ORIGINS[source], cache).is_file():
+                    cached[source] = url_cache(ORIGINS[source], cache)
+                continue
             repo, filename = ORIGINS[source].hub
             try:
                 cached[source] = Path(hf_hub_download(repo, filename, repo_type="dataset", cache_dir=str(cache),
@@ -388,14 +400,16 @@ def from_hub(data_dir: Path, todo: list[DataFile], cache: Path) -> None:
         lacking = [s for s in by_source if s not in cached]
         if lacking:
             raise Unavailable(offline_message(why, data_dir, by_source, lacking))
-    announce(data_dir, todo, "the Hugging Face hub" if why is None else f"the hub cache {cache}")
+    urls = "".join(f" and {ORIGINS[s].url}" for s in by_source if ORIGINS[s].hub is None)
+    announce(data_dir, todo, ("the Hugging Face hub" if why is None else f"the hub cache {cache}") + urls)
     for source, entries in by_source.items():
         try:
             if source == "snli":
                 rows = read_snli(cached["snli"]) if "snli" in cached else snli_from_hub(cache)
                 write_triplets(snli_triplets(rows), data_dir / "nli/snli_dev_triplets.csv")
                 continue
-            raw = cached.get(source) or hub_download(source, cache)
+            raw = cached.get(source) or (hub_download(source, cache) if ORIGINS[source].hub else
+                                         url_download(ORIGINS[source], cache))
         except Unavailable:
             raise
         except Exception as e:  # noqa: BLE001 - the connection dropped, a proxy refused, ...: one line, not a trace
@@ -414,15 +428,29 @@ def hub_download(source: str, cache: Path) -> Path:
     return Path(hf_hub_download(repo, filename, repo_type="dataset", cache_dir=str(cache)))
 
 
+def url_cache(origin: Origin, cache: Path) -> Path:
+    return cache / origin.name
+
+
+def url_download(origin: Origin, cache: Path) -> Path:
+    """``origin.url`` into the download cache (once: a later run reuses it), written whole or not at all."""
+    dst = url_cache(origin, cache)
+    if not dst.is_file():
+        with atomic(dst) as tmp, urllib.request.urlopen(str(origin.url), timeout=60) as response, open(tmp, "wb") as f:
+            shutil.copyfileobj(response, f)
+    return dst
+
+
 def offline_message(why: str, data_dir: Path, by_source: dict[str, list[DataFile]], lacking: list[str]) -> str:
-    """One line: what could not be fetched (by hub dataset), why, and how to build from files got elsewhere."""
+    """One line: what could not be fetched (by hub dataset or URL), why, and how to build from files got
+    elsewhere."""
     repos: dict[str, list[str]] = {}
     for source in lacking:
-        repos.setdefault(ORIGINS[source].hub[0], []).append(ORIGINS[source].name)
+        repos.setdefault(ORIGINS[source].where, []).append(ORIGINS[source].name)
     what = " and ".join(f"{', '.join(names)} ({repo})" for repo, names in repos.items())
     holding = "; ".join(ORIGINS[s].local for s in lacking)
     full = " --full" if any_full(by_source) else ""
-    return (f"error: cannot fetch {what} from the Hugging Face hub: {why}. Get them elsewhere and run "
+    return (f"error: cannot fetch {what}: {why}. Get them elsewhere and run "
             f"`python scripts/download_data.py --data-dir {data_dir}{full} --from DIR`, DIR holding: {holding}")
 
 
@@ -438,7 +466,10 @@ def group(todo: list[DataFile]) -> dict[str, list[DataFile]]:
 
 
 def build(source: str, raw: Path, data_dir: Path, entries: list[DataFile]) -> None:
-    """The data-root files of ``entries`` from the raw corpus file ``raw`` (wiki1m or nli_for_simcse)."""
+    """The data-root files of ``entries`` from the raw file ``raw`` (wiki1m, nli_for_simcse or scifact.zip)."""
+    if source == "scifact":
+        unpack_scifact(raw, data_dir)
+        return
     for entry in entries:
         dst = data_dir / entry.path
         if entry.path == "wiki/wiki1m_head11914.txt":
@@ -447,6 +478,43 @@ def build(source: str, raw: Path, data_dir: Path, entries: list[DataFile]) -> No
             head(raw, dst, NLI_SAMPLE + 1)  # + header
         else:
             copy(raw, dst)
+
+
+def scifact_member(z: zipfile.ZipFile, path: Path, rel: str) -> str:
+    """The zip's ``scifact/<rel>`` (BEIR's zip holds one ``scifact/`` folder), or one ``Unavailable`` line."""
+    found = [n for n in z.namelist() if n == f"scifact/{rel}" or n.endswith(f"/scifact/{rel}")]
+    if not found:
+        raise Unavailable(f"error: {path}: no scifact/{rel} in this zip (BEIR's scifact.zip holds it)")
+    return min(found, key=len)
+
+
+def unpack_scifact(path: Path, data_dir: Path) -> None:
+    """BEIR's ``scifact.zip`` as ``scifact/``: every document as ``{"_id", "title", "text"}``; the claims judged in
+    BEIR's train qrels; those qrels split into train and dev (the ``SCIFACT_DEV`` query ids of smallest SHA-256, a
+    rule anyone can recompute). BEIR's test claims stay out: their qrels are SciFact's own test set."""
+    with zipfile.ZipFile(path) as z:
+        corpus = z.read(scifact_member(z, path, "corpus.jsonl")).decode("utf-8").splitlines()
+        queries = z.read(scifact_member(z, path, "queries.jsonl")).decode("utf-8").splitlines()
+        qrels = z.read(scifact_member(z, path, "qrels/train.tsv")).decode("utf-8").splitlines()
+    header, judged = qrels[0], [line for line in qrels[1:] if line.strip()]
+    ids = list(dict.fromkeys(line.split("\t")[0] for line in judged))
+    dev = set(sorted(ids, key=lambda i: hashlib.sha256(i.encode()).hexdigest())[:SCIFACT_DEV])
+    rows = (json.loads(line) for line in corpus if line.strip())
+    documents = [{"_id": r["_id"], "title": r.get("title") or "", "text": r["text"]} for r in rows]
+    train_claims = set(ids)
+    claims = [{"_id": r["_id"], "text": r["text"]} for r in map(json.loads, filter(str.strip, queries))
+              if r["_id"] in train_claims]
+    root = data_dir / "scifact"
+    write_lines(root / "corpus.jsonl", (json.dumps(d, ensure_ascii=False) for d in documents))
+    write_lines(root / "queries.jsonl", (json.dumps(q, ensure_ascii=False) for q in claims))
+    for split, keep in (("train", False), ("dev", True)):
+        write_lines(root / "qrels" / f"{split}.tsv",
+                    [header, *(line for line in judged if (line.split("\t")[0] in dev) == keep)])
+
+
+def write_lines(dst: Path, lines: Iterable[str]) -> None:
+    with atomic(dst) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.writelines(f"{line}\n" for line in lines)
 
 
 # --- the Chinese STS suite (--chinese) ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from simcse_pl.data.sources.nli import NLITriplets
 from simcse_pl.data.sources.retrieval import RetrievalRows
 from simcse_pl.data.sources.scored_pairs import ScoredPairs
 from simcse_pl.data.sources.text_lines import TextLines
+from simcse_pl.data.text_index import TextIndex
 from simcse_pl.errors import ConfigError, DataError
 
 # kind -> (the data= option or the config key it stands for, how the reader is built from the arguments)
@@ -23,7 +24,8 @@ TRAINING: dict[str, tuple[str, Callable[[argparse.Namespace], Any]]] = {
     "text": ("data=wiki", lambda a: TextLines(a.path)),
     "nli": ("data=nli", lambda a: NLITriplets(a.path)),
     "pairs": ("data=pairs", lambda a: ScoredPairs(a.path, layout=a.layout)),
-    "retrieval": ("data=retrieval", lambda a: RetrievalRows(a.path, split=a.split or "train")),
+    "retrieval": ("data=retrieval",
+                  lambda a: RetrievalRows(a.path, split=a.split or "train", num_negatives=a.num_negatives)),
 }
 
 
@@ -43,6 +45,12 @@ def validate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", default=None,
                         help="retrieval: the qrels split of a BEIR folder (default train); task: test or dev "
                              "(default test)")
+    parser.add_argument("--num-negatives", type=int, default=None,
+                        help="retrieval: negatives each row must have (data.source.num_negatives; default: as the "
+                             "first row)")
+    parser.add_argument("--corpus", default=None,
+                        help="retrieval: also check the documents simcse-mine would mine from (BEIR corpus.jsonl, "
+                             "jsonl with text, or a text file)")
     parser.add_argument("--data-dir", default=None,
                         help="task: the data root that task names are read under (default: SIMCSE_DATA_DIR, else "
                              "the root make recorded in .data-root, else ./data)")
@@ -57,7 +65,11 @@ def check_training_file(args: argparse.Namespace) -> str:
     for i in range(len(source)):
         source[i]
     columns = ", ".join(getattr(source, "columns", ()) or ())
-    return f"{args.path}: {len(source)} examples ({columns}), readable by {option}"
+    checked = f"{args.path}: {len(source)} examples ({columns}), readable by {option}"
+    if args.corpus:
+        documents = len(TextIndex(args.corpus, "--corpus", need_id=False).index())
+        checked += f"\n{args.corpus}: {documents} documents, readable by simcse-mine"
+    return checked
 
 
 def check_task(args: argparse.Namespace) -> str:

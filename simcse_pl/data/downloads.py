@@ -27,15 +27,24 @@ SNLI_REPO = "stanfordnlp/snli"
 SNLI_PARQUET = "plain_text/validation-00000-of-00001.parquet"  # the validation split in that dataset repo
 # the Chinese STS suite (simcse_pl/evaluation/chinese.py): C-MTEB's copies on the hub, data/<split>-*.parquet each
 CMTEB_SETS = ("ATEC", "BQ", "LCQMC", "PAWSX", "STSB")
+# BEIR's SciFact (Wadden et al. 2020; CC BY-NC 2.0), as BEIR distributes it (experiment=scifact_mined)
+SCIFACT_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/scifact.zip"
 
 
 @dataclass(frozen=True)
 class Origin:
-    """A raw download: where it is on the Hugging Face hub and the forms ``--from DIR`` may hold it in."""
+    """A raw download: where it is (a file of a Hugging Face hub dataset, or a URL) and the forms ``--from DIR``
+    may hold it in."""
 
     name: str  # how messages call it
-    hub: tuple[str, str]  # (dataset repo, file in it)
+    hub: tuple[str, str] | None  # (dataset repo, file in it); None: not on the hub, fetched from ``url``
     local: str  # what ``--from DIR`` must hold for it, in words
+    url: str | None = None
+
+    @property
+    def where(self) -> str:
+        """Where messages say it comes from: the hub dataset, or the URL."""
+        return f"{self.hub[0]} on the Hugging Face hub" if self.hub else str(self.url)
 
 
 ORIGINS = {
@@ -52,6 +61,7 @@ ORIGINS = {
         "snli_1.0_dev.jsonl, snli_1.0_dev.txt or snli_1.0.zip (nlp.stanford.edu/projects/snli), "
         f"or {SNLI_REPO}'s {SNLI_PARQUET} under a folder named snli",
     ),
+    "scifact": Origin("scifact.zip", None, f"scifact.zip (BEIR's, {SCIFACT_URL})", SCIFACT_URL),
 }
 # the Chinese suite's origin (``--chinese``), kept apart from ORIGINS: those are fetched by the default commands
 CMTEB_ORIGIN = Origin(
@@ -98,6 +108,10 @@ DATA_FILES: tuple[DataFile, ...] = (
         DataFile(f"STS{y}-en-test/", FULL, "senteval", f"STS{y}: STS.input.<subset>.txt + STS.gs.<subset>.txt")
         for y in STS_YEARS
     ),
+    DataFile("scifact/corpus.jsonl", FULL, "scifact", "SciFact's 5,183 abstracts (BEIR layout; experiment=scifact_mined)"),
+    DataFile("scifact/queries.jsonl", FULL, "scifact", "SciFact's 809 train claims (BEIR's train qrels)"),
+    DataFile("scifact/qrels/train.tsv", FULL, "scifact", "709 of them: the training queries"),
+    DataFile("scifact/qrels/dev.tsv", FULL, "scifact", "the other 100 (smallest SHA-256 of the id): validation"),
 )
 # ``make data DATA_ARGS=--chinese``: the Chinese STS suite (research use only: see the README), as C-MTEB ships it
 CHINESE_FILES: tuple[DataFile, ...] = tuple(

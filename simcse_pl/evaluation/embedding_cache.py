@@ -3,8 +3,10 @@
 The key is SHA-256 of the model's key (its path and its weight files' sizes and times, ``model_key``), the prompt
 and every text in order: a re-mine after a change of options (margins, ranges, k) costs no encoding, and a changed
 model, prompt or corpus never reads stale vectors. Vectors are written in parts of ``chunk`` texts, each complete
-file renamed into place (``os.replace``), so an interrupted run keeps every finished part and a rerun encodes only
-the rest; once all parts are there they are joined into one ``embeddings.npy``, read memory-mapped.
+file renamed into place (``os.replace``) and named by its range of texts, so an interrupted run keeps every finished
+part and a rerun encodes only the rest (a rerun with another part size re-encodes rather than misread a part); once
+all parts are there they are joined into one ``embeddings.npy``, read memory-mapped. Memory is one part's texts and
+vectors, whatever the corpus size.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 EncodeTexts = Callable[[list[str]], np.ndarray]  # texts -> [n, d] float32 unit vectors
+PART_SIZE = 4096  # texts encoded and written at a time
 
 
 def model_key(path_or_id: str) -> str:
@@ -46,7 +49,7 @@ def _save(path: Path, array: np.ndarray) -> None:
 
 
 def cached_embeddings(folder: str | os.PathLike[str], key: str, texts: Sequence[str], encode: EncodeTexts,
-                      chunk: int = 4096, progress: Callable[[int], None] | None = None) -> np.ndarray:
+                      chunk: int = PART_SIZE, progress: Callable[[int], None] | None = None) -> np.ndarray:
     """The vectors of ``texts`` (memory-mapped, read-only) from ``folder/<key>/``, encoding only missing parts;
     ``progress(done)`` after each part."""
     where = Path(folder) / key
@@ -57,14 +60,14 @@ def cached_embeddings(folder: str | os.PathLike[str], key: str, texts: Sequence[
         return np.load(final, mmap_mode="r")
     where.mkdir(parents=True, exist_ok=True)
     parts = []
-    for number, start in enumerate(range(0, len(texts), chunk)):
-        part = where / f"part-{number:06d}.npy"
+    for start in range(0, len(texts), chunk):
+        stop = min(start + chunk, len(texts))
+        part = where / f"part-{start:012d}-{stop:012d}.npy"
         if not part.is_file():
-            _save(part, np.asarray(encode([texts[i] for i in range(start, min(start + chunk, len(texts)))]),
-                                   dtype=np.float32))
+            _save(part, np.asarray(encode([texts[i] for i in range(start, stop)]), dtype=np.float32))
         parts.append(part)
         if progress is not None:
-            progress(min(start + chunk, len(texts)))
+            progress(stop)
     first = np.load(parts[0], mmap_mode="r")
     partial = where / "embeddings.npy.partial"
     joined = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=(len(texts), first.shape[1]))
@@ -73,6 +76,6 @@ def cached_embeddings(folder: str | os.PathLike[str], key: str, texts: Sequence[
     joined.flush()
     del joined
     os.replace(partial, final)
-    for part in parts:
+    for part in where.glob("part-*.npy"):  # this run's, and any of another part size
         part.unlink()
     return np.load(final, mmap_mode="r")

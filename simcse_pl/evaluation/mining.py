@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from simcse_pl.data.samplers.no_duplicates import text_key
-from simcse_pl.evaluation.embedding_cache import cache_key, cached_embeddings
+from simcse_pl.evaluation.embedding_cache import PART_SIZE, cache_key, cached_embeddings
 from simcse_pl.evaluation.search import DEFAULT_CHUNK, faiss_available, top_k
 
 STRATEGIES = ("top", "random")
@@ -146,10 +146,12 @@ def excluded_candidates(indices: Tensor, digests: np.ndarray, query_digests: lis
 def mine(encoder: Any, queries: list[str], positives: list[list[int]], corpus: Sequence[str], options: MiningOptions,
          model: str, cache_dir: str, query_prompt: str = "", document_prompt: str = "", batch_size: int = 64,
          chunk_size: int = DEFAULT_CHUNK, use_faiss: bool | None = None,
-         progress: Callable[[str, int], Callable[[int], None]] | None = None) -> MiningResult:
+         progress: Callable[[str, int], Callable[[int], None]] | None = None, part_size: int = PART_SIZE
+         ) -> MiningResult:
     """Mine ``options.num_negatives`` negatives for each of ``queries`` (unique texts) from ``corpus`` (texts by
     position, e.g. a ``TextIndex``), never one of its ``positives`` (corpus positions). ``model`` keys the cache;
-    ``progress(label, total)`` returns a callback of the count done."""
+    ``progress(label, total)`` returns a callback of the count done. Memory is bounded by ``part_size`` texts
+    encoded at a time and ``queries × chunk_size`` scores searched at a time, whatever the corpus size."""
     if not len(corpus):
         raise ValueError("the corpus is empty: nothing to mine from")
     bad = next((q for q, p in enumerate(positives) if not p), None)
@@ -165,10 +167,10 @@ def mine(encoder: Any, queries: list[str], positives: list[list[int]], corpus: S
         return progress(label, total) if progress is not None else None
 
     documents = cached_embeddings(cache_dir, cache_key(model, document_prompt, corpus), corpus,
-                                  encode_with(document_prompt), progress=report("documents", len(corpus)))
+                                  encode_with(document_prompt), part_size, report("documents", len(corpus)))
     query_vectors = torch.from_numpy(np.array(cached_embeddings(
-        cache_dir, cache_key(model, query_prompt, queries), queries, encode_with(query_prompt),
-        progress=report("queries", len(queries)))))
+        cache_dir, cache_key(model, query_prompt, queries), queries, encode_with(query_prompt), part_size,
+        report("queries", len(queries)))))
     scores, indices = top_k(query_vectors, documents, range_max + max(len(p) for p in positives) + 1, chunk_size,
                             use_faiss)
     positive_scores = [[float(query_vectors[q] @ torch.from_numpy(np.array(documents[p]))) for p in docs]

@@ -77,6 +77,24 @@ SENTEVAL = {
 }
 
 
+# BEIR's scifact.zip in miniature: 150 claims judged in train (some twice), 5 test claims, documents with metadata
+SCIFACT_TRAIN = [(str(q), f"{q * 7 % 40}") for q in range(150)] + [("3", "39"), ("140", "1")]
+SCIFACT_TEST = [(str(q), "2") for q in range(150, 155)]
+
+
+def scifact_zip(path: Path) -> Path:
+    docs = [{"_id": str(d), "title": f"Title {d}" if d % 5 else "", "text": f"Abstract {d} ü", "metadata": {}}
+            for d in range(40)]
+    claims = [{"_id": str(q), "text": f"claim {q} é", "metadata": {}} for q in range(155)]
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("scifact/corpus.jsonl", "".join(json.dumps(d) + "\n" for d in docs))
+        z.writestr("scifact/queries.jsonl", "".join(json.dumps(q) + "\n" for q in claims))
+        for split, pairs in (("train", SCIFACT_TRAIN), ("test", SCIFACT_TEST)):
+            z.writestr(f"scifact/qrels/{split}.tsv",
+                       "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d in pairs))
+    return path
+
+
 def snli_jsonl(rows=SNLI_ROWS) -> str:
     return "".join(json.dumps({"gold_label": g, "sentence1": p, "sentence2": h, "pairID": str(i)}) + "\n"
                    for i, (p, h, g) in enumerate(rows))
@@ -98,6 +116,7 @@ def raw_files(tmp_path: Path, senteval: str = "tar", snli: str = "jsonl") -> Pat
     (raw / "wiki1m_for_simcse.txt").write_text("".join(f"sentence {i}\n" for i in range(12_000)))
     (raw / "nli_for_simcse.csv").write_text("sent0,sent1,hard_neg\r\n" + "a,b,c\r\n" * 100)
     write_snli(raw, snli)
+    scifact_zip(raw / "scifact.zip")
     return raw
 
 
@@ -242,6 +261,55 @@ def test_a_from_folder_lacking_files_is_one_line_naming_them_before_anything_is_
     assert not data.exists()
 
 
+# --- SciFact: BEIR's zip -> scifact/ ----------------------------------------------------------------------------
+
+
+def test_scifact_zip_becomes_the_beir_folder_with_a_dev_split_of_the_train_claims(tmp_path):
+    import hashlib
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    scifact_zip(raw / "scifact.zip")
+    download_data.unpack_scifact(raw / "scifact.zip", tmp_path / "data")
+    root = tmp_path / "data" / "scifact"
+    corpus = [json.loads(line) for line in (root / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert corpus[1] == {"_id": "1", "title": "Title 1", "text": "Abstract 1 ü"} and len(corpus) == 40
+    assert corpus[0] == {"_id": "0", "title": "", "text": "Abstract 0 ü"}
+    assert '"Abstract 1 ü"' in (root / "corpus.jsonl").read_text(encoding="utf-8")  # UTF-8, not \u escapes
+    claims = [json.loads(line)["_id"] for line in (root / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert claims == [str(q) for q in range(150)]  # the test claims (150-154) stay out
+    train = (root / "qrels" / "train.tsv").read_text().splitlines()
+    dev = (root / "qrels" / "dev.tsv").read_text().splitlines()
+    assert train[0] == dev[0] == "query-id\tcorpus-id\tscore"
+    dev_ids = {line.split("\t")[0] for line in dev[1:]}
+    assert dev_ids == set(sorted(map(str, range(150)), key=lambda i: hashlib.sha256(i.encode()).hexdigest())[:100])
+    assert sorted(train[1:] + dev[1:]) == sorted(f"{q}\t{d}\t1" for q, d in SCIFACT_TRAIN)  # every pair, once
+    assert not dev_ids & {line.split("\t")[0] for line in train[1:]}
+    assert load_task(str(root), "", "dev").sizes() == {"queries": 100, "documents": 40}  # what the preset validates on
+
+
+def test_the_dev_rule_gives_the_shared_split():
+    """The shared data root's scifact/ came from BEIR's zip by the same rule: its dev ids are the 100 smallest
+    SHA-256 of its 809 train claims."""
+    import hashlib
+
+    root = SHARED / "scifact"
+    if not (root / "qrels" / "dev.tsv").is_file():
+        pytest.skip("no shared SciFact here")
+    ids = [json.loads(line)["_id"] for line in (root / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    dev = {line.split("\t")[0] for line in (root / "qrels" / "dev.tsv").read_text().splitlines()[1:]}
+    assert dev == set(sorted(ids, key=lambda i: hashlib.sha256(i.encode()).hexdigest())[:100])
+
+
+def test_a_zip_without_scifact_is_one_line(tmp_path, capsys):
+    raw = raw_files(tmp_path)
+    with zipfile.ZipFile(raw / "scifact.zip", "w") as z:
+        z.writestr("nfcorpus/corpus.jsonl", "")
+    assert download_data.main(["--data-dir", str(tmp_path / "data"), "--full", "--from", str(raw)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {raw / 'scifact.zip'}: no scifact/corpus.jsonl in this zip (BEIR's scifact.zip holds it)\n"
+
+
 # --- offline: one line, at once --------------------------------------------------------------------------------
 
 
@@ -326,6 +394,10 @@ def hub(monkeypatch, tmp_path):
              data_files.SNLI_PARQUET: raw / "snli" / "plain_text" / "validation-00000-of-00001.parquet"}
     calls = []
 
+    def urlopen(url, timeout):  # BEIR's server, for scifact.zip
+        calls.append(("url", url))
+        return io.BytesIO((raw / "scifact.zip").read_bytes())
+
     def download(repo, filename, *, repo_type, cache_dir, local_files_only=False):
         calls.append((repo, filename))
         assert repo_type == "dataset" and cache_dir == str(tmp_path / "data" / ".cache")
@@ -339,6 +411,7 @@ def hub(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(hub_module, "hub_unreachable", lambda timeout=5.0: None)
     monkeypatch.setattr("huggingface_hub.hf_hub_download", download)
+    monkeypatch.setattr(download_data.urllib.request, "urlopen", urlopen)
     return files, calls
 
 
@@ -346,7 +419,8 @@ def test_full_download_from_the_hub(tmp_path, hub):
     files, calls = hub
     data = tmp_path / "data"
     assert download_data.main(["--data-dir", str(data), "--full"]) == 0
-    assert sorted(calls) == sorted([(ORIGINS[s].hub[0], ORIGINS[s].hub[1]) for s in ORIGINS])
+    assert sorted(calls) == sorted([ORIGINS[s].hub or ("url", ORIGINS[s].url) for s in ORIGINS])
+    assert ("url", data_files.SCIFACT_URL) in calls and (data / ".cache" / "scifact.zip").is_file()
     assert (data / "nli" / "snli_dev_triplets.csv").read_bytes() == SNLI_CSV.encode()
     assert all((data / e.path).exists() for e in DATA_FILES)
 
@@ -416,8 +490,9 @@ def test_the_table_covers_what_the_configs_and_the_evaluation_read():
         for line in yaml.read_text().splitlines():
             for rest in line.split("${paths.data_dir}/")[1:]:
                 read.add(re.match(r"[\w./-]+", rest).group(0))
-    # SciFact (experiment=scifact_mined) is placed in the data root by hand: no download command fetches it yet
-    assert read - {"scifact"} <= {e.path for e in DATA_FILES}
+    tabled = {e.path for e in DATA_FILES}
+    folders = {path.rsplit("/", 1)[0] for path in tabled if "/" in path}  # a folder read whole (a BEIR folder)
+    assert {p for p in read if p not in tabled and p not in folders} == set()
 
 
 QUICK = "`make data` (python scripts/download_data.py --data-dir {root})"

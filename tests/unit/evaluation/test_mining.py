@@ -50,21 +50,31 @@ OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("options", OPTIONS, ids=["defaults", "range+relative", "absolute+scores"])
-def test_same_negatives_as_sentence_transformers(model_dir: Path, pairs, options: MiningOptions, tmp_path: Path):
-    from datasets import Dataset
+@pytest.fixture(scope="module")
+def both_miners(model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """sentence-transformers' model and ours, loaded once, and one embedding cache each: the corpus is encoded once
+    by each side, whatever the options (each side's cache is keyed by model and texts)."""
     from sentence_transformers import SentenceTransformer
+
+    return (SentenceTransformer(str(model_dir), device="cpu"), SimCSE.from_pretrained(model_dir, device="cpu"),
+            tmp_path_factory.mktemp("their_cache"), tmp_path_factory.mktemp("our_cache"))
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=["defaults", "range+relative", "absolute+scores"])
+def test_same_negatives_as_sentence_transformers(both_miners, pairs, options: MiningOptions):
+    from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
 
+    their_model, our_model, their_cache, our_cache = both_miners
     queries, positives, corpus = pairs
     theirs = mine_hard_negatives(
-        Dataset.from_dict({"query": queries, "positive": positives}), SentenceTransformer(str(model_dir), device="cpu"),
+        Dataset.from_dict({"query": queries, "positive": positives}), their_model,
         corpus=corpus, num_negatives=options.num_negatives, range_min=options.range_min, range_max=options.range_max,
         absolute_margin=options.absolute_margin, relative_margin=options.relative_margin, max_score=options.max_score,
-        min_score=options.min_score, output_format="n-tuple", output_scores=True, use_faiss=False, verbose=False)
+        min_score=options.min_score, output_format="n-tuple", output_scores=True, use_faiss=False, verbose=False,
+        cache_folder=str(their_cache))
     unique, docs, full = cli.positions(queries, positives, corpus, by_id=False)
-    result = mine(SimCSE.from_pretrained(model_dir, device="cpu"), unique, docs, full, options, "tiny", str(tmp_path),
-                  use_faiss=False)
+    result = mine(our_model, unique, docs, full, options, "tiny", str(our_cache), use_faiss=False)
     ours = {}
     for q, query in enumerate(result.queries):
         if result.complete(q):
@@ -101,7 +111,8 @@ def test_an_interrupted_encoding_resumes_from_the_parts_written(tmp_path: Path):
 
     with pytest.raises(KeyboardInterrupt):
         cached_embeddings(tmp_path, "key", texts, encode, chunk=4)
-    assert sorted(p.name for p in (tmp_path / "key").iterdir()) == ["part-000000.npy", "part-000001.npy"]
+    assert sorted(p.name for p in (tmp_path / "key").iterdir()) == [
+        "part-000000000000-000000000004.npy", "part-000000000004-000000000008.npy"]
     vectors = cached_embeddings(tmp_path, "key", texts, encode, chunk=4)
     assert calls == [4, 4, 2, 2] and vectors.shape == (10, 4) and vectors[0, 0] == 1 and vectors[-1, 0] == 4
     again = cached_embeddings(tmp_path, "key", texts, lambda b: pytest.fail("re-encoded"), chunk=4)
