@@ -87,3 +87,36 @@ def bad_csv_record(path: str, lineno: int, exc: csv.Error) -> DataError:
     else:
         reason += "; an unbalanced quote?"
     return DataError(f"{path}:{lineno}: bad CSV record ({reason})")
+
+
+class OffsetReader:
+    """Reads a file at byte offsets through one handle per process.
+
+    A DataLoader worker forked after the parent read an example inherits the parent's open file, and with it the
+    file position the parent and every other worker share: interleaved seeks and reads then return the wrong bytes
+    (half of one line and half of the next). So the handle is reopened in any process other than the one that opened
+    it, and never pickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file: Any = None
+        self._pid = -1
+
+    def _handle(self) -> Any:
+        if self._file is None or self._pid != os.getpid():
+            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open in this process for seeking
+            self._pid = os.getpid()
+        return self._file
+
+    def read(self, start: int, end: int) -> bytes:
+        handle = self._handle()
+        handle.seek(start)
+        return handle.read(end - start)
+
+    def readline(self, start: int) -> bytes:
+        handle = self._handle()
+        handle.seek(start)
+        return handle.readline()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_file": None, "_pid": -1}

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from simcse_pl.data.files import UTF8_BOM, check_file, decode_line
+from simcse_pl.data.files import UTF8_BOM, OffsetReader, check_file, decode_line
 from simcse_pl.errors import DataError
 
 
@@ -52,7 +52,7 @@ class TextIndex:
         self.offsets = np.zeros(0, dtype=np.int64)
         self.ids: list[str] = []
         self.position: dict[str, int] = {}
-        self._file: Any = None
+        self._file = OffsetReader(self.path)
 
     def index(self) -> TextIndex:
         """Scan the file once; a bad line is a ``DataError`` naming ``file:line``."""
@@ -89,14 +89,9 @@ class TextIndex:
         return len(self.offsets)
 
     def __getitem__(self, i: int) -> str:
-        if self._file is None:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open per process for seeking
-        self._file.seek(int(self.offsets[i]))
-        line = self._file.readline().decode("utf-8")
+        line = self._file.readline(int(self.offsets[i])).decode("utf-8")
         return document_text(json.loads(line)) if self.jsonl else line.strip()
 
     def text(self, doc_id: str) -> str:
         return self[self.position[doc_id]]
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_file": None}  # open handles do not cross into worker processes

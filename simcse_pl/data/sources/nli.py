@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from simcse_pl.data.files import bad_csv_record, check_file, csv_reader, decode_line
+from simcse_pl.data.files import OffsetReader, bad_csv_record, check_file, csv_reader, decode_line
 from simcse_pl.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class NLITriplets:
         self.spans = np.zeros((0, 2), dtype=np.int64)
         self.blank_lines = 0
         self.skipped_rows = 0
-        self._file: Any = None
+        self._file = OffsetReader(self.path)
 
     def _records(self, f: Any) -> Iterator[tuple[int, int, int, list[str]]]:
         """``(start byte, end byte, first line, fields)`` of each CSV record of the open binary file ``f``."""
@@ -135,13 +135,8 @@ class NLITriplets:
         return len(self.spans)
 
     def __getitem__(self, i: int) -> tuple[str, ...]:
-        if self._file is None:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open per process for seeking
         start, end = self.spans[i]
-        self._file.seek(int(start))
-        text = self._file.read(int(end - start)).decode("utf-8")
+        text = self._file.read(int(start), int(end)).decode("utf-8")
         row = next(csv_reader([text], strict=True, delimiter=self.delimiter))
         return tuple(row[k].strip() for k in self.picks)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_file": None}  # open handles do not cross into worker processes

@@ -27,11 +27,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any
 
 import numpy as np
 
-from simcse_pl.data.files import UTF8_BOM, check_file, csv_reader, decode_line
+from simcse_pl.data.files import UTF8_BOM, OffsetReader, check_file, csv_reader, decode_line
 from simcse_pl.data.qrels import positive_pairs, qrels_path
 from simcse_pl.data.sources.nli import NLITriplets
 from simcse_pl.data.text_index import TextIndex
@@ -77,7 +76,7 @@ class RetrievalRows:
         self.pairs = np.zeros((0, 2), dtype=np.int64)  # BEIR: (query position, document position)
         self.spans = np.zeros((0, 2), dtype=np.int64)  # jsonl rows: byte span
         self.table: NLITriplets | None = None  # csv / tsv rows
-        self._file: Any = None
+        self._file = OffsetReader(self.path)
 
     @property
     def beir(self) -> bool:
@@ -165,12 +164,7 @@ class RetrievalRows:
             assert self.queries is not None and self.corpus is not None
             query, doc = self.pairs[i]
             return self.queries[int(query)], self.corpus[int(doc)]
-        if self._file is None:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open per process for seeking
         start, end = self.spans[i]
-        self._file.seek(int(start))
-        line = self._file.read(int(end - start)).decode("utf-8")
+        line = self._file.read(int(start), int(end)).decode("utf-8")
         return tuple(jsonl_row(line, self.path, 0)[: len(self.columns)])
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_file": None}  # open handles do not cross into worker processes

@@ -8,11 +8,10 @@ so a run can resume exactly. How sources are cut into batches per DDP rank and w
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 
-from simcse_pl.data.files import UTF8_BOM, check_file, decode_line
+from simcse_pl.data.files import UTF8_BOM, OffsetReader, check_file, decode_line
 from simcse_pl.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ class TextLines:
         self.path = str(path)
         self.offsets = np.zeros(0, dtype=np.int64)
         self.blank_lines = 0
-        self._file: Any = None
+        self._file = OffsetReader(self.path)
 
     def index(self, max_samples: int | None = None) -> None:
         """Scan the file once: validate it and record where each non-blank line starts."""
@@ -56,10 +55,5 @@ class TextLines:
         return len(self.offsets)
 
     def __getitem__(self, i: int) -> tuple[str, ...]:
-        if self._file is None:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open per process for seeking
-        self._file.seek(int(self.offsets[i]))
-        return (self._file.readline().decode("utf-8").strip(),)
+        return (self._file.readline(int(self.offsets[i])).decode("utf-8").strip(),)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_file": None}  # open handles do not cross into worker processes
