@@ -16,6 +16,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 
+@pytest.mark.slow  # exports ONNX and times every backend (~8 s)
 def test_benchmark_prints_every_backend(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     model = export_tiny(tmp_path / "model", pooler="avg")
     assert load_script("benchmark_inference").main([str(model), "--data-dir", str(tiny_data), "--threads", "1", "--repeats", "1"]) == 0

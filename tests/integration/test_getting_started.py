@@ -16,6 +16,9 @@ import pytest
 
 from doc_blocks import Block, commands, runnable
 
+# slow: a second quickstart run beside the quick tour's (~25 s)
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 TINY_RUN = ["debug=fast", "trainer.max_steps=4", "trainer.val_check_interval=2"]
 

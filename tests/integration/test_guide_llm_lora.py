@@ -50,6 +50,7 @@ def test_each_command_composes_and_passes_the_checks(command: str):
     check_config(cfg)
 
 
+@pytest.mark.slow  # a decoder LoRA run (~17 s); tests/integration/test_decoder_lora.py trains decoders in the default suite
 def test_the_cpu_lora_decoder_smoke_run_runs_as_written(real_data: Path, tmp_path: Path):
     [block] = runnable("docs/guides/llm-lora.md")
     [command] = commands(block)

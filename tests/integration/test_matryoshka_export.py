@@ -206,6 +206,7 @@ def test_train_py_export_records_the_trained_sizes(matryoshka_run: Path):
     assert config["matryoshka_dims"] == [32, 16, 8]
 
 
+@pytest.mark.slow  # a train.py start (~12 s)
 def test_train_py_dims_larger_than_the_model_fail_naming_loss_dims(tiny_data: Path, tmp_path: Path):
     done = run_train(tmp_path / "run", *MATRYOSHKA_RUN, "loss.dims=[64,32]", data_dir=tiny_data, check=False)
     assert done.returncode != 0

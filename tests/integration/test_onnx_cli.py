@@ -13,6 +13,9 @@ from simcse_pl.cli.export import main as export_main
 from sts_fixtures import write_senteval_root
 from train_runs import run_train
 
+# slow: a train.py run and a torch.onnx export (~20 s); tests/unit/export/test_onnx.py covers the export
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("onnxruntime")
 
 

@@ -52,6 +52,7 @@ def table_rows(report: str, swept: int = 1) -> dict[str, list[str]]:
     return rows
 
 
+@pytest.mark.slow  # a 3-job sweep (~15 s)
 def test_report_on_a_three_seed_sweep(sweep_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
     assert main([str(sweep_dir), "--out", str(tmp_path)]) == 0
     report = (tmp_path / "report.md").read_text()

@@ -18,6 +18,9 @@ import yaml
 
 from simcse_pl.cli.report import main as report_main
 
+# slow: wandb and Optuna multiruns (~17 s)
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 FAKE_KEY = "fake0wandb0key0" + "7f3a9c1e5b" * 3  # 45 chars, like a real key; must never reach any output
 

@@ -54,6 +54,7 @@ def test_export_reloads_in_hf_and_sentence_transformers_format(trained: Path):
     assert json.loads((model_dir / "simcse_pl.json").read_text()) == {"pooler": "cls_before_pooler", "mlp": False}
 
 
+@pytest.mark.slow  # a train.py run (~12 s)
 def test_kept_mlp_head_exports_as_dense_layer(tiny_data: Path, tmp_path: Path):
     from sentence_transformers import SentenceTransformer
 
@@ -66,6 +67,7 @@ def test_kept_mlp_head_exports_as_dense_layer(tiny_data: Path, tmp_path: Path):
     assert torch.allclose(st.encode(["a cat sleeps"], convert_to_tensor=True), expected[0].detach(), atol=1e-5)
 
 
+@pytest.mark.slow  # a 2-job multirun (~12 s); the quick tour and test_sweeps sweep too
 def test_multirun_sweeps_tau(tiny_data: Path, tmp_path: Path):
     run_train(tmp_path, "loss.tau=0.03,0.05", "trainer.max_steps=2", "test=false", "export=false", data_dir=tiny_data,
               multirun=True)
@@ -123,6 +125,7 @@ def test_the_run_says_what_its_checkpoints_hold_and_best_can_be_weights_only(tin
     assert best.stat().st_size < last.stat().st_size / 2
 
 
+@pytest.mark.slow  # a train.py run (~12 s); test_guide_extending trains the same objective
 def test_the_readme_objective_example_trains_as_written(tiny_data: Path, tmp_path: Path):
     run_train(tmp_path, "loss=align_uniform", "trainer.max_steps=2", "validate_before=false", "test=false",
               "export=false", data_dir=tiny_data)

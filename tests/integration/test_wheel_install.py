@@ -24,6 +24,9 @@ import pytest
 
 from doc_blocks import runnable
 
+# slow: builds the sdist and wheel and trains from a fresh environment (~50 s)
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 # a tiny run: the 2-layer random model, two steps, the fixture's wiki lines, no loggers
 TINY_RUN = ["model=tiny", "trainer.max_steps=2", "trainer.val_check_interval=2", "data.batch_size=16",
