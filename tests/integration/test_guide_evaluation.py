@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from doc_blocks import commands, runnable
-from sts_fixtures import WORDS, sentence, write_senteval_root
+from guide_commands import write_guide_data
+from sts_fixtures import sentence
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -45,13 +46,8 @@ def write_data(work: Path) -> Path:
     task files in the scratch folder: my/dev.tsv, beir/scifact/, topics.tsv (+ topics.clusters.tsv), and raw
     Chinese files in text2vec's layout under raw/."""
     data = work / "data"
-    write_senteval_root(data, pairs_per_file=12)
+    write_guide_data(data)
     rng = random.Random(0)
-    (data / "wiki").mkdir()
-    lines = [" ".join(rng.choices(WORDS, k=rng.randint(4, 14))) for _ in range(96)]
-    (data / "wiki" / "wiki1m_head11914.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (data / "nli").mkdir()
-    (data / "nli" / "snli_dev_triplets.csv").write_text("sent0,sent1,hard_neg\na b,a c,d e\n", encoding="utf-8")
     (work / "my").mkdir()
     rows = [(sentence(rng), sentence(rng), rng.uniform(0, 5)) for _ in range(30)]
     (work / "my" / "dev.tsv").write_text(
