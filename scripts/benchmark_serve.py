@@ -12,6 +12,12 @@ many concurrent clients, stopping early after
 ``--max-seconds``. It prints one row per mode and client count (requests, errors, p50/p95/p99 latency, requests/s,
 sentences/s) and, with both modes, batched over unbatched throughput at the most clients. ``--port`` measures a
 server already running on 127.0.0.1 instead (mode ``running``). Exit status 1 when any request failed.
+
+With MODEL, it then measures the ceiling in this process, with no HTTP and no clients: the first
+``--ceiling-requests`` requests encoded one call each (what the unbatched server does) and grouped into batches of
+``--max-batch`` texts in passes of ``--pass-size`` (what the batched server does when requests queue up), with the
+server's options from ``--serve-args``. Their ratio is the most batching can gain on this machine's cores: the
+servers add the same HTTP and client work per request to both modes, which only lowers it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import torch
+
+from simcse_pl.cli.serve import parser as serve_parser
+from simcse_pl.serving.served_model import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -155,6 +165,36 @@ def measure_own_server(args: argparse.Namespace, mode: str, batches: list[list[s
         server.wait(timeout=30)
 
 
+def ceiling(args: argparse.Namespace, batches: list[list[str]]) -> list[str]:
+    """Requests/s encoding ``batches`` in this process one call per request, then in the batched server's batches:
+    the throughput each mode would have if HTTP and the clients cost nothing."""
+    serve = serve_parser().parse_args([args.model, *args.serve_args])
+    if serve.threads:
+        torch.set_num_threads(serve.threads)
+    model = load_model(serve.model, backend=serve.backend, file_name=serve.onnx_file, device=serve.device)
+    requests_ = batches[:args.ceiling_requests]
+    groups, group = [], []
+    for texts in requests_:
+        if group and sum(map(len, group)) + len(texts) > serve.max_batch:
+            groups.append(group)
+            group = []
+        group.append(texts)
+    groups.append(group)
+
+    def rate(calls: list[list[str]]) -> float:
+        model.encode(calls[0], serve.pass_size)  # warm-up
+        start = time.perf_counter()
+        for texts in calls:
+            model.encode(texts, serve.pass_size)
+        return len(requests_) / (time.perf_counter() - start)
+
+    alone = rate(requests_)
+    together = rate([[t for texts in g for t in texts] for g in groups])
+    return [f"ceiling, in this process without HTTP ({len(requests_)} requests, {torch.get_num_threads()} threads): "
+            f"one call per request {alone:.1f} req/s, batches of up to {serve.max_batch} texts in passes of "
+            f"{serve.pass_size} {together:.1f} req/s: {together / alone:.2f}x"]
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("model", nargs="?", help="what simcse-serve serves (a run folder, an export …)")
@@ -166,6 +206,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding-format", choices=("base64", "float"), default="base64",
                    help="how vectors come back (default base64: what the OpenAI client asks for)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ceiling-requests", type=int, default=400,
+                   help="requests of the in-process ceiling measured after the servers (0: skip it)")
     p.add_argument("--serve-args", nargs=argparse.REMAINDER, default=[],
                    help="passed on to simcse-serve (e.g. --backend onnx); last on the line")
     return p
@@ -193,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     at_most = {level.mode: level.throughput for level in levels if level.clients == most}
     if len(at_most) == 2:
         print(f"at {most} clients, batched / unbatched throughput: {at_most['batched'] / at_most['unbatched']:.2f}x")
+    if args.model is not None and args.ceiling_requests > 0:
+        print("\n".join(ceiling(args, batches)))
     return 1 if any(level.errors for level in levels) else 0
 
 

@@ -1,5 +1,5 @@
 """scripts/benchmark_serve.py starting its own servers, batched and unbatched, on a tiny export with a small count: a
-row per mode and client count with no errors, and the ratio line (a smoke test: no speed is asserted; the README
+row per mode and client count with no errors, the ratio line and the in-process ceiling (a smoke test: no speed is asserted; the README
 quotes a full run). Slow: two server starts (tests/integration/test_serve.py runs the script on its running server
 in the default suite)."""
 
@@ -26,6 +26,8 @@ def test_benchmark_serve_prints_a_row_per_mode_and_client_count(tmp_path: Path, 
         for clients in (1, 4):
             assert re.search(rf"^{mode} +{clients} +30 +0 +(\d+\.\d +){{3}}\d+\.\d +\d+\.\d$", out, re.M), out
     assert re.search(r"^at 4 clients, batched / unbatched throughput: \d+\.\d\dx$", out, re.M), out
+    ceiling = r"^ceiling, in this process without HTTP \(30 requests, \d+ threads\): one call per request \d+\.\d req/s, "
+    assert re.search(ceiling + r"batches of up to 64 texts in passes of 16 \d+\.\d req/s: \d+\.\d\dx$", out, re.M), out
 
 
 @pytest.mark.slow
