@@ -12,10 +12,10 @@ Spearman (×100) of the trained model, also cut to each Matryoshka size, scored 
 numbers the README's tables set beside the presets'. Nothing is saved unless ``--out`` is given.
 
 ``--loss mnrl`` is ``experiment=scifact_mined``'s recipe instead: sentence-transformers' own ``mine_hard_negatives``
-(the untrained model, ``--num-negatives 3 --range-min 10 --relative-margin 0.05``, top, exact search: what the
-preset's ``simcse-mine`` command asks) on ``<data-dir>/scifact``'s train qrels, then
-``MultipleNegativesRankingLoss`` (scale 20 = tau 0.05) on the (query, positive, negative_1..3) rows with duplicate-free
-batches of 32, lr 2e-5, 1 epoch, 10% warmup then linear decay, passages cut at 192 tokens (sentence-transformers has
+(the untrained model, ``--num-negatives 1 --range-min 10 --range-max 100 --relative-margin 0.05``, top, exact search:
+what the preset's ``simcse-mine`` command asks) on ``<data-dir>/scifact``'s train qrels, then
+``MultipleNegativesRankingLoss`` (scale 20 = tau 0.05) on the (query, positive, negative) rows with duplicate-free
+batches of 32, lr 1e-4, 2 epochs, 10% warmup then linear decay, passages cut at 128 tokens (sentence-transformers has
 one length for queries and passages; the preset cuts queries at 64, which SciFact's claims never reach). It prints
 the SciFact dev nDCG@10 (×100) of the trained model, scored by simcse-pl's retrieval task at 256 tokens, as the
 preset's validation scores it.
@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 DIMS = [384, 256, 128, 64]  # loss=matryoshka's default sizes
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # experiment=scifact_mined's lengths: passages in training (data.document_max_len), every text when scored (eval_max_len)
-DOCUMENT_MAX_LEN, EVAL_MAX_LEN = 192, 256
+EVAL_MAX_LEN = 256
+# each recipe's lr and epochs: experiment=quickstart_cosent's, experiment=scifact_mined's
+RECIPES = {"sts": (2e-5, 1), "mnrl": (1e-4, 2)}
 
 
 def default_model() -> str:
@@ -76,18 +78,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         "default: $SIMCSE_DATA_DIR, else .data-root here, else ./data)")
     parser.add_argument("--model", default=None, help="a sentence-transformers folder or hub id (default: all-MiniLM-L6-v2)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's (1; mnrl: 2)")
+    parser.add_argument("--lr", type=float, default=None, help="default: the recipe's (2e-5; mnrl: 1e-4)")
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (-1: the whole recipe)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dims", type=int, nargs="+", default=DIMS,
                         help="the Matryoshka sizes, largest (the model's own) first; each is also scored")
     parser.add_argument("--out", default=None, help="save the trained model here")
     mining = parser.add_argument_group("--loss mnrl: mine_hard_negatives' options (the preset's simcse-mine command)")
-    mining.add_argument("--num-negatives", type=int, default=3)
+    mining.add_argument("--num-negatives", type=int, default=1)
     mining.add_argument("--range-min", type=int, default=10)
+    mining.add_argument("--range-max", type=int, default=100)
     mining.add_argument("--relative-margin", type=float, default=0.05)
     mining.add_argument("--cache-dir", default=None, help="mine_hard_negatives' embedding cache (default: none)")
-    return parser.parse_args(argv)
+    mining.add_argument("--max-seq-length", type=int, default=128, help="tokens per text in training (the preset's "
+                        "data.document_max_len)")
+    args = parser.parse_args(argv)
+    lr, epochs = RECIPES["mnrl" if args.loss == "mnrl" else "sts"]
+    args.lr = lr if args.lr is None else args.lr
+    args.epochs = epochs if args.epochs is None else args.epochs
+    return args
 
 
 def fit(model: "SentenceTransformer", loss: torch.nn.Module, dataset: object, args: argparse.Namespace,
@@ -98,7 +108,7 @@ def fit(model: "SentenceTransformer", loss: torch.nn.Module, dataset: object, ar
     with tempfile.TemporaryDirectory() as scratch:
         training = SentenceTransformerTrainingArguments(
             output_dir=scratch, per_device_train_batch_size=args.batch_size, num_train_epochs=args.epochs,
-            max_steps=args.max_steps, learning_rate=2e-5, warmup_steps=0.1, lr_scheduler_type="linear",
+            max_steps=args.max_steps, learning_rate=args.lr, warmup_steps=0.1, lr_scheduler_type="linear",
             seed=args.seed, save_strategy="no", report_to="none", use_cpu=True, disable_tqdm=True, **extra,
         )
         start = time.perf_counter()
@@ -129,14 +139,14 @@ def retrieval_recipe(args: argparse.Namespace) -> int:
     rows = mine_hard_negatives(
         Dataset.from_dict({"query": [q for q, _ in pairs], "positive": [p for _, p in pairs]}), model,
         corpus=list(train_split.corpus.values()), num_negatives=args.num_negatives, range_min=args.range_min,
-        relative_margin=args.relative_margin, sampling_strategy="top", output_format="n-tuple", use_faiss=False,
-        batch_size=64, cache_folder=args.cache_dir, verbose=False)
+        range_max=args.range_max, relative_margin=args.relative_margin, sampling_strategy="top",
+        output_format="n-tuple", use_faiss=False, batch_size=64, cache_folder=args.cache_dir, verbose=False)
     mined = time.perf_counter() - start
     if not len(rows):
         print(f"compare_sentence_transformers: error: no query kept {args.num_negatives} negatives: lower --range-min "
               "or --relative-margin", file=sys.stderr)
         return 2
-    model.max_seq_length = DOCUMENT_MAX_LEN
+    model.max_seq_length = args.max_seq_length
     seconds = fit(model, MultipleNegativesRankingLoss(model, scale=20.0), rows, args,
                     batch_sampler=BatchSamplers.NO_DUPLICATES)
     if args.out:
@@ -144,7 +154,7 @@ def retrieval_recipe(args: argparse.Namespace) -> int:
     model.max_seq_length = EVAL_MAX_LEN
     vectors = torch.from_numpy(model.encode(dev.sentences, batch_size=64, convert_to_numpy=True))
     scores = dev.evaluate(vectors)
-    print(f"sentence-transformers mnrl, batch {args.batch_size}, {args.epochs} epoch(s), {len(pairs)} pairs, "
+    print(f"sentence-transformers mnrl, batch {args.batch_size}, lr {args.lr:g}, {args.epochs} epoch(s), {len(pairs)} pairs, "
           f"{len(rows)} mined rows: mined in {mined:.0f} s, trained in {seconds:.0f} s")
     print(f"SciFact dev nDCG@10 x100: {scores['ndcg_at_10']:.2f} (MRR@10 {scores['mrr_at_10']:.2f}, "
           f"Recall@100 {scores['recall_at_100']:.2f})")

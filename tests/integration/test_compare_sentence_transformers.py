@@ -76,10 +76,10 @@ def test_the_retrieval_recipe_mines_trains_and_scores_scifact_dev(scifact: Path,
                                                                    capsys: pytest.CaptureFixture):
     model = export_tiny(tmp_path / "model", pooler="avg")
     args = ["--loss", "mnrl", "--data-dir", str(scifact), "--model", str(model), "--batch-size", "8",
-            "--range-min", "2", "--relative-margin", "0", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "trained")]
+            "--range-min", "2", "--range-max", "20", "--epochs", "1", "--relative-margin", "0", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "trained")]
     assert load_script("compare_sentence_transformers").main(args) == 0
     out = capsys.readouterr().out
-    found = re.search(r"^sentence-transformers mnrl, batch 8, 1 epoch\(s\), 24 pairs, (\d+) mined rows: mined in \d+ s, "
+    found = re.search(r"^sentence-transformers mnrl, batch 8, lr 0.0001, 1 epoch\(s\), 24 pairs, (\d+) mined rows: mined in \d+ s, "
                       r"trained in \d+ s$", out, re.M)
     assert found and 0 < int(found.group(1)) <= 24, out
     assert re.search(r"^SciFact dev nDCG@10 x100: \d+\.\d\d \(MRR@10 \d+\.\d\d, Recall@100 \d+\.\d\d\)$", out, re.M), out
