@@ -4,6 +4,7 @@ is UTF-8 text. One place, so a training reader, an evaluation task and a console
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -120,3 +121,13 @@ class OffsetReader:
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "_file": None, "_pid": -1}
+
+
+def file_sha256(path: str, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in chunks (wiki1m: ~0.3 s): what a resumed run's data and an ONNX export's files
+    are compared by."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

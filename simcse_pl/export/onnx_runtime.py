@@ -13,7 +13,6 @@ is refused by ``check_pooler``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Any
@@ -24,6 +23,7 @@ from transformers import AutoConfig
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import cached_file
 
+from simcse_pl.data.files import file_sha256
 from simcse_pl.errors import ModelLoadError
 from simcse_pl.export.layout import CONFIG_NAME
 from simcse_pl.encoders.sentence_encoder import SentenceEncoder
@@ -104,21 +104,12 @@ def open_session(ort: Any, path: str, options: Any) -> Any:
     return session
 
 
-def sha256(path: str, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_digests(paths: list[str]) -> str:
     """``ONNX_DIGESTS`` beside the ONNX files ``paths`` (all in one folder): what ``check_digest`` compares with."""
     folder = os.path.dirname(paths[0])
     target = os.path.join(folder, os.path.basename(ONNX_DIGESTS))
     with open(target, "w", encoding="utf-8") as f:
-        json.dump({os.path.basename(p): sha256(p) for p in paths}, f, indent=2)
+        json.dump({os.path.basename(p): file_sha256(p) for p in paths}, f, indent=2)
     return target
 
 
@@ -133,7 +124,7 @@ def check_digest(source: str, name: str, path: str) -> None:
         expected = json.loads(open(record, encoding="utf-8").read()).get(os.path.basename(name))
     except (ValueError, AttributeError):
         raise ModelLoadError(f"{record}: not the JSON object of SHA-256s the export writes; {REWRITE}") from None
-    if expected is not None and sha256(path) != expected:
+    if expected is not None and file_sha256(path) != expected:
         raise ModelLoadError(f"{path}: changed since it was exported (its SHA-256 is not the one {ONNX_DIGESTS} "
                              f"records); {REWRITE}")
 

@@ -14,7 +14,6 @@ optimizer and scheduler (the schedule's position and the optimizer's moments are
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
+from simcse_pl.data.files import file_sha256
 from simcse_pl.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -70,15 +70,6 @@ def check_matches_model(state: dict[str, Any], module: nn.Module, path: str) -> 
                 f"{path}: a checkpoint of another model: {name} is {list(saved[name].shape)} there and "
                 f"{list(tensor.shape)} in the configured model"
             )
-
-
-def file_digest(path: str, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file, read in chunks (wiki1m: ~0.3 s)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ResumeGuard(Callback):
@@ -249,7 +240,7 @@ def fingerprint(trainer: pl.Trainer) -> dict[str, Any]:
     settings: dict[str, Any] = {PATH_KEY: os.path.abspath(path) if local else path}
     if local:
         settings[SIZE_KEY] = os.path.getsize(path)
-        settings[DIGEST_KEY] = file_digest(path)
+        settings[DIGEST_KEY] = file_sha256(path)
     if source is not None and hasattr(source, "__len__"):
         settings["the number of training examples"] = len(source)
     for key in ("batch_size", "max_samples", "shuffle", "drop_last", "seed"):
