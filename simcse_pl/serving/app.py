@@ -48,8 +48,8 @@ class Batching:
 
     enabled: bool = True
     window_ms: float = 5.0
-    max_batch: int = 64
-    pass_size: int = 16
+    max_batch: int = 256
+    pass_size: int = 32
 
 
 class Server:

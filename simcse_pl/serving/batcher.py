@@ -28,7 +28,7 @@ class _Waiting:
 class Batcher:
     """``await encode(texts)`` -> ``[len(texts), d]`` vectors, computed together with other waiting requests."""
 
-    def __init__(self, encode: Encode, window_ms: float = 5.0, max_batch: int = 64, enabled: bool = True) -> None:
+    def __init__(self, encode: Encode, window_ms: float = 5.0, max_batch: int = 256, enabled: bool = True) -> None:
         self._encode = encode
         self.window_s = window_ms / 1000
         self.max_batch = max_batch

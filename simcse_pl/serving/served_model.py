@@ -35,7 +35,7 @@ class ServedModel:
     prompts: dict[str, str] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
 
-    def encode(self, texts: list[str], pass_size: int = 16) -> np.ndarray:
+    def encode(self, texts: list[str], pass_size: int = 32) -> np.ndarray:
         """The vectors ``SimCSE.encode`` gives (the batcher calls this with many requests' texts at once), in
         forward passes of ``pass_size`` texts of similar length: ``encode`` sorts the texts by token count, so a
         pass pads to nearly nothing. One pass over a whole batch would pad every text to the batch's longest, and

@@ -1,8 +1,12 @@
 """``simcse-serve``'s command line: what it loads (a second model beside the first, even the same one, under its
-own name) and the one line it ends with when MODEL or ``--corpus`` cannot be used (exit 2, no server started)."""
+own name), the one line it ends with when MODEL or ``--corpus`` cannot be used (exit 2, no server started), and
+torch's OpenMP threads told to sleep rather than spin while idle."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +46,17 @@ def test_what_cannot_be_served_is_one_line(run_dir: Path, tmp_path: Path, capsys
     assert main([str(run_dir), *[paths.get(a, a) for a in extra]]) == 2
     err = capsys.readouterr().err
     assert err.startswith("simcse-serve: error: ") and error in err and err.count("\n") == 1, err
+
+
+def test_openmp_threads_sleep_when_idle_unless_told_otherwise(run_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """OMP_WAIT_POLICY=PASSIVE before torch loads (importing the command does not load it); a value given wins."""
+    monkeypatch.setenv("OMP_WAIT_POLICY", "")  # so that the test's end restores the variable's absence
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    assert main([str(run_dir), "--corpus", "missing.txt"]) == 2
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert main([str(run_dir), "--corpus", "missing.txt"]) == 2
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    loaded = subprocess.run([sys.executable, "-c", "import sys, simcse_pl.cli.serve; print('torch' in sys.modules)"],
+                            capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "False"
