@@ -8,13 +8,14 @@ clients, with batching on and off, against 127.0.0.1 only.
 For each mode the script starts its own server (``python -m simcse_pl.cli.serve MODEL``, ``--no-batching`` for
 ``unbatched``) on a free 127.0.0.1 port, warms it up, then for each client count sends ``--requests`` requests of
 1-8 sentences (seeded, the same for every run; vectors as base64, as the OpenAI client asks for them) from that
-many concurrent clients, stopping early after
-``--max-seconds``. It prints one row per mode and client count (requests, errors, p50/p95/p99 latency, requests/s,
-sentences/s, and the CPU time the clients themselves took per request) and, with both modes, batched over
-unbatched throughput at the most clients. The clients are aiohttp's, which cost about 0.5 ms of CPU a request:
-they run on the server's cores, and httpx's (about 4 ms a request here) took a quarter of a core from the server
-at the batched server's rate. ``--port`` measures a
-server already running on 127.0.0.1 instead (mode ``running``). Exit status 1 when any request failed.
+many concurrent clients, stopping early after ``--max-seconds``. It prints one row per mode and client count
+(requests, errors, p50/p95/p99 latency, requests/s, sentences/s, and the CPU time the clients themselves took per
+request) and, with both modes, batched over unbatched throughput at the most clients. ``--rounds N`` measures the
+modes N times in turn (servers started afresh) and prints each round's ratio and their median: a shared machine's
+speed drifts from minute to minute. The clients are aiohttp's, about 0.5 ms of CPU a request: they run on the
+server's cores, and httpx's (about 4 ms a request here) took a quarter of a core from the batched server.
+``--port`` measures a server already running on 127.0.0.1 instead (mode ``running``). Exit status 1 when any
+request failed.
 
 With MODEL, it then measures the ceiling in this process, with no HTTP and no clients: the first
 ``--ceiling-requests`` requests encoded one call each (what the unbatched server does) and grouped into batches of
@@ -153,9 +154,11 @@ def cpu_seconds() -> float:
 
 
 def measure(args: argparse.Namespace, mode: str, port: int, batches: list[list[str]]) -> list[Level]:
-    """Every client count against the server on ``port``, after a warm-up (first calls allocate and compile)."""
+    """Every client count against the server on ``port``, after a warm-up at the most clients (first calls of a
+    shape allocate its memory: the batched server's large batches form only under that load)."""
     url = f"http://{HOST}:{port}/v1/embeddings"
-    asyncio.run(load(url, batches[:20], 4, args.max_seconds, args.encoding_format))
+    most = max(args.clients)
+    asyncio.run(load(url, batches[:max(20, 4 * most)], most, args.max_seconds, args.encoding_format))
     levels = []
     for clients in args.clients:
         cpu = cpu_seconds()
@@ -217,6 +220,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, default=120, help="stop a level after this long (default 120)")
     p.add_argument("--encoding-format", choices=("base64", "float"), default="base64",
                    help="how vectors come back (default base64: what the OpenAI client asks for)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="measure the modes this many times in turn, servers started afresh (a shared machine's speed "
+                        "drifts by 10-20%%; the ratio's median is printed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ceiling-requests", type=int, default=400,
                    help="requests of the in-process ceiling measured after the servers (0: skip it)")
@@ -227,8 +233,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.requests < 1 or min(args.clients) < 1 or (args.model is None) == (args.port is None):
-        print("benchmark_serve: error: give MODEL or --port (not both); --requests and --clients positive",
+    if min(args.requests, args.rounds, *args.clients) < 1 or (args.model is None) == (args.port is None):
+        print("benchmark_serve: error: give MODEL or --port (not both); --requests, --clients, --rounds positive",
               file=sys.stderr)
         return 2
     batches = requests(args.requests, args.seed)
@@ -239,14 +245,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.port is not None:
             levels = measure(args, "running", args.port, batches)
         else:
-            levels = [level for mode in args.modes for level in measure_own_server(args, mode, batches)]
+            levels = [level for _ in range(args.rounds) for mode in args.modes
+                      for level in measure_own_server(args, mode, batches)]
     except RuntimeError as exc:
         print(f"benchmark_serve: error: {exc}", file=sys.stderr)
         return 2
     most = max(args.clients)
-    at_most = {level.mode: level.throughput for level in levels if level.clients == most}
-    if len(at_most) == 2:
-        print(f"at {most} clients, batched / unbatched throughput: {at_most['batched'] / at_most['unbatched']:.2f}x")
+    at_most = {mode: [level.throughput for level in levels if level.clients == most and level.mode == mode]
+               for mode in ("batched", "unbatched")}
+    if all(at_most.values()):
+        ratios = [b / u for b, u in zip(at_most["batched"], at_most["unbatched"], strict=True)]
+        print(f"at {most} clients, batched / unbatched throughput: {' '.join(f'{r:.2f}x' for r in ratios)}"
+              + (f" (median {np.median(ratios):.2f}x of {len(ratios)} rounds)" if len(ratios) > 1 else ""))
     if args.model is not None and args.ceiling_requests > 0:
         print("\n".join(ceiling(args, batches)))
     return 1 if any(level.errors for level in levels) else 0
