@@ -1,5 +1,6 @@
-"""The playground's browser: Debian's headless chromium (``apt-get install chromium``) driven by playwright. Skipped
-only outside CI when it is absent; in CI (CI=true) that fails, as ``.ci/run`` installs it."""
+"""The playground's browser (Debian's headless chromium, ``apt-get install chromium``, driven by playwright) and its
+two boxes the tests read back: two sentences' score, a search's hits. Skipped only outside CI when chromium is
+absent; in CI (CI=true) that fails, as ``.ci/run`` installs it."""
 
 from __future__ import annotations
 
@@ -31,3 +32,20 @@ def playground(url: str) -> Iterator[Any]:
         tab.wait_for_selector("body[data-ready=true]")
         yield tab
         browser.close()
+
+
+def score_pair(tab: Any, a: str, b: str, model: str = "run") -> str:
+    """The two-sentence box's score for ``model`` as the page shows it, once it answered."""
+    tab.fill("#a", a)
+    tab.fill("#b", b)
+    tab.click("#pair-go")
+    return tab.wait_for_selector(f'#pair-out .column[data-model="{model}"] .pair-score').inner_text()
+
+
+def search(tab: Any, query: str, top_k: int, model: str = "run", other: str = "untrained") -> list[str]:
+    """The texts of ``model``'s hits in the search box, best first, once ``other``'s column answered too."""
+    tab.fill("#query", query)
+    tab.fill("#topk", str(top_k))
+    tab.click("#search-go")
+    tab.wait_for_selector(f'#search-out .column[data-model="{other}"] li.hit')
+    return tab.locator(f'#search-out .column[data-model="{model}"] li.hit .text').all_inner_texts()

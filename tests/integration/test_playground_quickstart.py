@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from browser import playground
+from browser import playground, score_pair, search
 from serve_process import free_port, start_server, stop
 from simcse_pl.inference import SimCSE
 
@@ -60,20 +60,12 @@ def page(run_dir: Path, corpus: list[str]) -> Iterator[Any]:
 
 def test_the_quickstart_run_in_the_playground(page: Any, run_dir: Path, corpus: list[str], tmp_path: Path):
     trained = SimCSE.from_pretrained(run_dir / "model")
-    page.fill("#a", PAIR[0])
-    page.fill("#b", PAIR[1])
-    page.click("#pair-go")
-    shown = page.wait_for_selector('#pair-out .column[data-model="run"] .pair-score').inner_text()
-    assert shown == f"{trained.similarity(*PAIR):.4f}"
+    assert score_pair(page, *PAIR) == f"{trained.similarity(*PAIR):.4f}"
     assert page.locator('#pair-out .column[data-model="untrained"] .pair-score').count() == 1
 
-    page.fill("#query", QUERY)
-    page.fill("#topk", "3")
-    page.click("#search-go")
-    page.wait_for_selector('#search-out .column[data-model="untrained"] li.hit')
+    shown = search(page, QUERY, 3)
     trained.build_index(corpus)
-    expected = [hit.sentence for hit in trained.search(QUERY, top_k=3)]
-    assert page.locator('#search-out .column[data-model="run"] li.hit .text').all_inner_texts() == expected
+    assert shown == [hit.sentence for hit in trained.search(QUERY, top_k=3)]
     assert page.locator("#search-out .column").count() == 2
 
     results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from browser import playground
+from browser import playground, score_pair, search
 from scripts_module import SCRIPTS
 from serve_fixtures import CORPUS, tiny_run
 from serve_process import free_port, start_server, stop
@@ -62,21 +62,13 @@ def page(server: tuple[str, Any]) -> Iterator[Any]:
 
 
 def test_two_sentences_score_as_simcse(page: Any, reference: SimCSE, tmp_path: Path):
-    page.fill("#a", SENTENCES[0])
-    page.fill("#b", SENTENCES[1])
-    page.click("#pair-go")
-    shown = page.wait_for_selector('#pair-out .column[data-model="run"] .pair-score').inner_text()
-    assert shown == f"{reference.similarity(*SENTENCES):.4f}"
+    assert score_pair(page, *SENTENCES) == f"{reference.similarity(*SENTENCES):.4f}"
     assert page.locator('#pair-out .column[data-model="untrained"] .pair-score').count() == 1
     page.screenshot(path=str(tmp_path / "similarity.png"), full_page=True)
 
 
 def test_search_shows_simcses_top3_beside_the_untrained_model(page: Any, reference: SimCSE, tmp_path: Path):
-    page.fill("#query", QUERY)
-    page.fill("#topk", "3")
-    page.click("#search-go")
-    page.wait_for_selector('#search-out .column[data-model="untrained"] li.hit')
-    shown = page.locator('#search-out .column[data-model="run"] li.hit .text').all_inner_texts()
+    shown = search(page, QUERY, 3)
     reference.build_index(CORPUS)
     expected = [hit.sentence for hit in reference.search(QUERY, top_k=3)]
     assert shown == expected
